@@ -1,0 +1,39 @@
+"""Which roles may call which route: the single declarative table.
+
+Every route the app registers must appear here (a test walks them all); a
+route that is missing is refused to everyone. `PUBLIC` routes carry no user
+token: carriers call them and prove themselves with a signature instead.
+"""
+
+from __future__ import annotations
+
+from chalicelib.auth import Caller
+from chalicelib.errors import Forbidden, Unauthorized
+
+PUBLIC = frozenset({"public"})
+"""Marks a route that carries no user token; not a role anyone holds."""
+EVERYONE = frozenset({"admin", "supervisor", "agent"})
+STAFF = frozenset({"admin", "supervisor"})
+ADMIN = frozenset({"admin"})
+
+ROUTE_ROLES: dict[tuple[str, str], frozenset[str]] = {
+    ("GET", "/contacts"): EVERYONE,
+    ("POST", "/contacts"): EVERYONE,
+    ("GET", "/contacts/{number}"): EVERYONE,
+    ("PATCH", "/contacts/{number}"): EVERYONE,
+    ("DELETE", "/contacts/{number}"): STAFF,
+    ("GET", "/fields"): EVERYONE,
+    ("POST", "/fields"): ADMIN,
+    ("DELETE", "/fields/{name}"): ADMIN,
+}
+
+
+def authorize(method: str, resource_path: str, caller: Caller | None) -> None:
+    """Raise unless `caller` may call the route; public routes need no caller."""
+    allowed = ROUTE_ROLES.get((method, resource_path))
+    if allowed == PUBLIC:
+        return
+    if caller is None:
+        raise Unauthorized("a valid user token is required (Authorization: Bearer <id token>)")
+    if allowed is None or not caller.may(allowed):
+        raise Forbidden(f"role {caller.role or 'none'} may not {method} {resource_path}")

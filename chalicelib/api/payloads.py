@@ -1,0 +1,54 @@
+"""Turning raw requests into validated payloads, and errors into JSON responses."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+from chalice import Response
+from chalice.app import Request
+from pydantic import BaseModel
+from pydantic import ValidationError as PydanticError
+
+from chalicelib.config import get_settings
+from chalicelib.errors import ApiError, PayloadTooLarge, ValidationFailed
+
+SchemaT = TypeVar("SchemaT", bound=BaseModel)
+
+
+def parse_body(request: Request, schema: type[SchemaT]) -> SchemaT:
+    raw = request.raw_body or b""
+    limit = get_settings().max_body_bytes
+    if len(raw) > limit:
+        raise PayloadTooLarge(f"request body is {len(raw)} bytes; the limit is {limit}")
+    if not raw.strip():
+        raise ValidationFailed("a JSON object body is required")
+    try:
+        data = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValidationFailed(f"body is not valid JSON: {error}") from None
+    if not isinstance(data, dict):
+        raise ValidationFailed("body must be a JSON object")
+    return validate(schema, data)
+
+
+def parse_query(request: Request, schema: type[SchemaT]) -> SchemaT:
+    return validate(schema, dict(request.query_params or {}))
+
+
+def validate(schema: type[SchemaT], data: Mapping[str, Any]) -> SchemaT:
+    try:
+        return schema.model_validate(data)
+    except PydanticError as error:
+        details = [
+            {"field": ".".join(str(part) for part in issue["loc"]), "code": issue["type"], "message": issue["msg"]}
+            for issue in error.errors(include_url=False)
+        ]
+        first = details[0]
+        message = f"{first['field']}: {first['message']}" if first["field"] else first["message"]
+        raise ValidationFailed(message, field=first["field"] or None, details=details) from None
+
+
+def error_response(error: ApiError) -> Response:
+    return Response(body=error.body(), status_code=error.status, headers={"Content-Type": "application/json"})

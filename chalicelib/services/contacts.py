@@ -1,0 +1,231 @@
+"""Contacts: the rules for creating, changing, finding and removing them.
+
+Numbers are identities: a contact is stored under its E.164 number, so "the same
+number written differently" is the same contact by construction, and creating
+one that exists is a conditional-write conflict rather than a duplicate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pynamodb.exceptions import DeleteError, PutError
+
+from chalicelib.config import get_settings
+from chalicelib.errors import Conflict, NotFound, ValidationFailed
+from chalicelib.models import Contact
+from chalicelib.models.contacts import INDEX_SHARDS, PROFILE_FIELDS, fold, sort_key
+from chalicelib.models.merged_query import Stream, merged_query
+from chalicelib.phone import InvalidPhoneNumber, normalize, search_prefixes
+from chalicelib.services import custom_fields
+from chalicelib.services.paging import Page, decode_cursor, encode_cursor
+
+SortField = Literal["created_at", "last_message_at", "last_name"]
+_SORT_INDEX = {
+    "created_at": ("by_created", "created_key"),
+    "last_message_at": ("by_activity", "activity_key"),
+    "last_name": ("by_last_name", "last_name_key"),
+}
+_VERSION_RETRIES = 3
+
+
+def parse_number(raw: str, field: str = "number") -> str:
+    try:
+        return normalize(raw, get_settings().default_phone_region)
+    except InvalidPhoneNumber as error:
+        raise ValidationFailed(f"{field}: {error.reason}", field=field) from None
+
+
+def create_contact(data: Mapping[str, Any]) -> dict[str, Any]:
+    number = parse_number(data["number"])
+    defined = custom_fields.list_fields()
+    now = datetime.now(UTC)
+    contact = Contact(number, created_at=now, updated_at=now)
+    _apply(contact, data, defined)
+    try:
+        contact.save(condition=Contact.number.does_not_exist())
+    except PutError as error:
+        if error.cause_response_code == "ConditionalCheckFailedException":
+            raise Conflict(f"a contact with number {number} already exists", field="number") from None
+        raise
+    return contact_view(contact, defined)
+
+
+def get_contact(raw_number: str) -> dict[str, Any]:
+    return contact_view(_load(raw_number), custom_fields.list_fields())
+
+
+def update_contact(raw_number: str, changes: Mapping[str, Any]) -> dict[str, Any]:
+    """Apply a partial update; concurrent edits are retried on the item's version."""
+    defined = custom_fields.list_fields()
+    for attempt in range(_VERSION_RETRIES):
+        contact = _load(raw_number)
+        _apply(contact, changes, defined)
+        contact.updated_at = datetime.now(UTC)
+        try:
+            contact.save()
+        except PutError as error:
+            if error.cause_response_code != "ConditionalCheckFailedException" or attempt == _VERSION_RETRIES - 1:
+                raise
+            continue
+        return contact_view(contact, defined)
+    raise AssertionError("unreachable")
+
+
+def delete_contact(raw_number: str) -> None:
+    number = parse_number(raw_number)
+    try:
+        Contact(number).delete(condition=Contact.number.exists(), add_version_condition=False)
+    except DeleteError as error:
+        if error.cause_response_code == "ConditionalCheckFailedException":
+            raise NotFound(f"no contact with number {number}", field="number") from None
+        raise
+
+
+@dataclass(frozen=True)
+class ContactQuery:
+    q: str | None = None
+    opt_status: str | None = None
+    status: str | None = None
+    blocked: bool | None = None
+    group: str | None = None
+    sort: SortField = "created_at"
+    order: Literal["asc", "desc"] | None = None
+    limit: int = 50
+    cursor: str | None = None
+
+    @property
+    def descending(self) -> bool:
+        if self.order is not None:
+            return self.order == "desc"
+        return self.sort != "last_name"
+
+    def fingerprint_params(self) -> dict[str, Any]:
+        params = dict(self.__dict__)
+        params.pop("cursor")
+        params.pop("limit")
+        return params
+
+
+def list_contacts(query: ContactQuery) -> Page:
+    """One page of contacts, served by index Queries only (never a Scan)."""
+    params = query.fingerprint_params()
+    after = decode_cursor(query.cursor, params)
+    items, next_after = merged_query(
+        _streams(query),
+        descending=query.descending,
+        after=after,
+        limit=query.limit,
+        filter_condition=_filters(query),
+    )
+    defined = custom_fields.list_fields()
+    return Page([contact_view(c, defined) for c in items], encode_cursor(next_after, params))
+
+
+def _streams(query: ContactQuery) -> list[Stream]:
+    shards = [str(shard) for shard in range(INDEX_SHARDS)]
+    if not query.q:
+        index_name, key_attr = _SORT_INDEX[query.sort]
+        index = getattr(Contact, index_name)
+        return [Stream(index, shard, key_attr) for shard in shards]
+    if query.sort != "created_at" or query.order is not None:
+        raise ValidationFailed(
+            "search results come in number or name order; sort and order cannot be combined with q",
+            field="sort",
+        )
+    if any(ch.isalpha() for ch in query.q):
+        prefixes = _name_prefixes(query.q)
+    else:
+        prefixes = [("by_number", "number", p) for p in search_prefixes(query.q, get_settings().default_phone_region)]
+        if not prefixes:
+            raise ValidationFailed("q must contain a name or some digits of a number", field="q")
+    return [
+        Stream(getattr(Contact, index), shard, attr, prefix) for index, attr, prefix in prefixes for shard in shards
+    ]
+
+
+def _name_prefixes(q: str) -> list[tuple[str, str, str]]:
+    """Last-name prefix, first-name prefix and, for "first last", both together."""
+    text = fold(q)
+    prefixes = [("by_last_name", "last_name_key", text), ("by_first_name", "first_name_key", text)]
+    words = text.split()
+    if len(words) >= 2:
+        prefixes.append(("by_first_name", "first_name_key", sort_key(words[0], " ".join(words[1:]))))
+    return prefixes
+
+
+def _filters(query: ContactQuery) -> Any:
+    conditions = []
+    if query.opt_status is not None:
+        conditions.append(Contact.opt_status == query.opt_status)
+    if query.status is not None:
+        conditions.append(Contact.status == query.status)
+    if query.blocked is not None:
+        conditions.append(Contact.blocked == query.blocked)
+    if query.group is not None:
+        conditions.append(Contact.groups.contains(query.group))
+    combined = None
+    for condition in conditions:
+        combined = condition if combined is None else combined & condition
+    return combined
+
+
+def _load(raw_number: str) -> Contact:
+    number = parse_number(raw_number)
+    try:
+        return Contact.get(number)
+    except Contact.DoesNotExist:
+        raise NotFound(f"no contact with number {number}", field="number") from None
+
+
+def _apply(contact: Contact, data: Mapping[str, Any], defined: Mapping[str, Any]) -> None:
+    for name in PROFILE_FIELDS:
+        if name in data:
+            setattr(contact, name, _blank_to_none(data[name]))
+    for name in ("status", "blocked"):
+        if name in data and data[name] is not None:
+            setattr(contact, name, data[name])
+    if data.get("custom"):
+        values = dict(contact.custom.as_dict() if contact.custom else {})
+        for name, value in data["custom"].items():
+            if name not in defined:
+                raise ValidationFailed(f"custom field '{name}' is not defined (see /fields)", field=f"custom.{name}")
+            if _blank_to_none(value) is None:
+                values.pop(name, None)
+            else:
+                values[name] = value
+        contact.custom = values
+
+
+def _blank_to_none(value: Any) -> Any:
+    if isinstance(value, str) and not value.strip():
+        return None
+    return value
+
+
+def contact_view(contact: Contact, defined: Mapping[str, Any]) -> dict[str, Any]:
+    """The API's representation; custom values appear only for defined fields."""
+    custom = contact.custom.as_dict() if contact.custom else {}
+    view: dict[str, Any] = {"number": contact.number}
+    view.update({name: getattr(contact, name) for name in PROFILE_FIELDS})
+    view.update(
+        custom={name: value for name, value in custom.items() if name in defined},
+        status=contact.status,
+        blocked=contact.blocked,
+        channel=contact.channel,
+        groups=sorted(contact.groups or ()),
+        opt_status=contact.opt_status,
+        opted_out_campaigns=sorted(contact.opted_out_campaigns or ()),
+        created_at=_iso(contact.created_at),
+        updated_at=_iso(contact.updated_at),
+        first_contact_at=_iso(contact.first_contact_at),
+        last_message_at=_iso(contact.last_message_at),
+    )
+    return view
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z") if moment else None

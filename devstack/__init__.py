@@ -1,0 +1,1 @@
+"""Local-only tooling: the `make run` stack and what tests share with it. Never shipped to Lambda."""
