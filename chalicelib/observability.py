@@ -15,10 +15,11 @@ from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 from chalicelib.phone import mask as mask_number
 
 SERVICE = "sms-engagement"
-_PHONE = re.compile(r"\+?\d[\d ().-]{7,}\d")
+METRICS_NAMESPACE = "SmsEngagement"
+_PHONE = re.compile(r"\+\d{7,15}\b|\b\d{10,15}\b|\(?\b\d{3}\)?[ .-]?\d{3}[ .-]\d{4}\b")
 _EMAIL = re.compile(r"([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9.-]+\.[A-Za-z]{2,})")
 _BODY_KEYS = frozenset({"body", "message_body", "messagebody", "text"})
-_CONTACT_KEYS = frozenset({"number", "phone", "to", "from", "email", "destination", "origination"})
+_RECORD_KEYS = frozenset({"timestamp", "location", "level", "service", "xray_trace_id", "sampling_rate"})
 
 
 def mask_text(text: str) -> str:
@@ -29,7 +30,7 @@ def mask_text(text: str) -> str:
 def mask_value(value: Any, key: str = "") -> Any:
     """Recursively mask personal data in a log record."""
     if isinstance(value, dict):
-        return {k: mask_value(v, str(k).lower()) for k, v in value.items()}
+        return {k: v if k in _RECORD_KEYS else mask_value(v, str(k).lower()) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [mask_value(v, key) for v in value]
     if isinstance(value, str):
@@ -46,4 +47,4 @@ class MaskingFormatter(LambdaPowertoolsFormatter):
 
 logger = Logger(service=SERVICE, logger_formatter=MaskingFormatter())
 tracer = Tracer(service=SERVICE)
-metrics = Metrics(service=SERVICE, namespace="SmsEngagement")
+metrics = Metrics(service=SERVICE, namespace=METRICS_NAMESPACE)

@@ -18,7 +18,7 @@ from chalicelib.api.access import authorize
 from chalicelib.api.payloads import error_response
 from chalicelib.auth import caller_from_context
 from chalicelib.errors import ApiError
-from chalicelib.observability import logger, metrics
+from chalicelib.observability import logger, metrics, tracer
 
 _CHALICE_CODES = {
     "BadRequestError": "bad_request",
@@ -29,10 +29,12 @@ _CHALICE_CODES = {
 }
 
 
+@tracer.capture_method(capture_response=False)
 def http_middleware(event: Request, get_response: Callable[[Request], Response]) -> Response:
     context: dict[str, Any] = event.context or {}
     route = f"{event.method} {context.get('resourcePath', event.path)}"
     logger.append_keys(route=route, request_id=context.get("requestId"))
+    tracer.put_annotation(key="route", value=route)
     try:
         authorize(event.method, context.get("resourcePath", event.path), caller_from_context(context))
         response = get_response(event)
@@ -46,6 +48,7 @@ def http_middleware(event: Request, get_response: Callable[[Request], Response])
     metrics.add_metric(name="ApiResponses", unit=MetricUnit.Count, value=1)
     metrics.add_dimension(name="status_class", value=f"{response.status_code // 100}xx")
     metrics.flush_metrics()
+    metrics.clear_metrics()  # flush keeps them when metrics are disabled, as in the local stage
     logger.remove_keys(["route", "request_id"])
     return response
 

@@ -7,6 +7,8 @@ one that exists is a conditional-write conflict rather than a duplicate.
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -29,7 +31,7 @@ _SORT_INDEX = {
     "last_message_at": ("by_activity", "activity_key"),
     "last_name": ("by_last_name", "last_name_key"),
 }
-_VERSION_RETRIES = 3
+_VERSION_RETRIES = 10
 
 
 def parse_number(raw: str, field: str = "number") -> str:
@@ -59,7 +61,11 @@ def get_contact(raw_number: str) -> dict[str, Any]:
 
 
 def update_contact(raw_number: str, changes: Mapping[str, Any]) -> dict[str, Any]:
-    """Apply a partial update; concurrent edits are retried on the item's version."""
+    """Apply a partial update as read-modify-write guarded by the item's version.
+
+    Index keys are derived from several fields, so a blind UpdateItem could
+    leave them stale; a lost race is simply re-read and re-applied.
+    """
     defined = custom_fields.list_fields()
     for attempt in range(_VERSION_RETRIES):
         contact = _load(raw_number)
@@ -68,11 +74,12 @@ def update_contact(raw_number: str, changes: Mapping[str, Any]) -> dict[str, Any
         try:
             contact.save()
         except PutError as error:
-            if error.cause_response_code != "ConditionalCheckFailedException" or attempt == _VERSION_RETRIES - 1:
+            if error.cause_response_code != "ConditionalCheckFailedException":
                 raise
+            time.sleep(random.uniform(0, 0.01 * 2**attempt))
             continue
         return contact_view(contact, defined)
-    raise AssertionError("unreachable")
+    raise Conflict("the contact is being changed by others right now; try again", field="number")
 
 
 def delete_contact(raw_number: str) -> None:
@@ -99,6 +106,9 @@ class ContactQuery:
 
     @property
     def descending(self) -> bool:
+        """Searches read in key order; dates default to newest first, names to A-Z."""
+        if self.q:
+            return False
         if self.order is not None:
             return self.order == "desc"
         return self.sort != "last_name"
