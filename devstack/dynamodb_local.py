@@ -44,8 +44,19 @@ def is_serving(endpoint: str) -> bool:
     return True
 
 
-def start(port: int, data_dir: Path | None = None, log_path: Path | None = None) -> subprocess.Popen[bytes]:
-    """Start DynamoDB Local on `port` (in memory unless `data_dir`) and wait until it answers."""
+def start(
+    port: int,
+    data_dir: Path | None = None,
+    log_path: Path | None = None,
+    *,
+    own_session: bool = False,
+) -> subprocess.Popen[bytes]:
+    """Start DynamoDB Local on `port` (in memory unless `data_dir`) and wait until it answers.
+
+    `own_session` puts the JVM in its own session, so a Ctrl-C typed at the
+    terminal reaches only the supervisor (`python -m devstack`), which then
+    stops its children in order instead of racing them.
+    """
     jar = jar_path()
     storage = ["-dbPath", str(data_dir)] if data_dir else ["-inMemory"]
     if data_dir:
@@ -65,14 +76,26 @@ def start(port: int, data_dir: Path | None = None, log_path: Path | None = None)
         cwd=jar.parent,
         stdout=log,
         stderr=subprocess.STDOUT,
+        start_new_session=own_session,
     )
-    endpoint = f"http://127.0.0.1:{port}"
+    if log_path:
+        log.close()  # the child has its own copy of the descriptor
+    try:
+        _wait_until_serving(process, f"http://127.0.0.1:{port}")
+    except BaseException:
+        # Whatever interrupted the wait (a timeout, Ctrl-C), the caller never got the
+        # process, so it must not outlive this call.
+        process.terminate()
+        process.wait(timeout=30)
+        raise
+    return process
+
+
+def _wait_until_serving(process: subprocess.Popen[bytes], endpoint: str) -> None:
     deadline = time.monotonic() + 60
     while not is_serving(endpoint):
         if process.poll() is not None:
             raise RuntimeError(f"DynamoDB Local exited with code {process.returncode}")
         if time.monotonic() > deadline:
-            process.terminate()
             raise RuntimeError("DynamoDB Local did not start within 60 s")
         time.sleep(0.2)
-    return process

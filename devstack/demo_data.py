@@ -1,0 +1,106 @@
+"""Demo contacts and demo users, so a fresh stack has something to look at and someone to be.
+
+Contacts go through the app's own service layer (validation, normalization,
+index keys), never straight into the table. The numbers are in the 555-01xx
+range that North American numbering reserves for fiction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from devstack.tokens import demo_token
+
+DEMO_CONTACTS: tuple[dict[str, Any], ...] = (
+    {
+        "number": "(512) 555-0101",
+        "first_name": "Maria",
+        "last_name": "Garcia",
+        "email": "maria.garcia@example.com",
+        "city": "Austin",
+        "state": "TX",
+        "zip": "78701",
+        "country": "US",
+    },
+    {
+        "number": "+1 737 555 0102",
+        "first_name": "James",
+        "last_name": "Okafor",
+        "city": "Round Rock",
+        "state": "TX",
+        "zip": "78664",
+        "country": "US",
+    },
+    {
+        "number": "206-555-0103",
+        "first_name": "Mei",
+        "last_name": "Chen",
+        "email": "mei.chen@example.com",
+        "city": "Seattle",
+        "state": "WA",
+        "zip": "98101",
+        "country": "US",
+    },
+    {
+        "number": "13125550104",
+        "first_name": "Liam",
+        "last_name": "O'Brien",
+        "city": "Chicago",
+        "state": "IL",
+        "zip": "60601",
+        "country": "US",
+    },
+    {
+        "number": "(305) 555-0105",
+        "first_name": "Sofia",
+        "last_name": "Rossi",
+        "email": "sofia.rossi@example.com",
+        "city": "Miami",
+        "state": "FL",
+        "zip": "33101",
+        "country": "US",
+    },
+)
+
+
+@dataclass(frozen=True)
+class DemoUser:
+    """A person to act as: users are not stored yet, so a user is a name, a group and a token."""
+
+    username: str
+    group: str
+    env_var: str
+
+    @property
+    def token(self) -> str:
+        return demo_token(self.username, self.group)
+
+
+DEMO_USERS: tuple[DemoUser, ...] = (
+    DemoUser("ada", "admin", "TOKEN_ADMIN"),
+    DemoUser("sam", "supervisor", "TOKEN_SUPERVISOR"),
+    DemoUser("alex", "agent", "TOKEN_AGENT"),
+    DemoUser("riley", "agent", "TOKEN_AGENT2"),
+)
+
+
+def seed_contacts() -> tuple[int, int]:
+    """Create the demo contacts that are missing; returns (created, already there)."""
+    from chalicelib.errors import Conflict
+    from chalicelib.services import contacts
+
+    created = existing = 0
+    for data in DEMO_CONTACTS:
+        try:
+            contacts.create_contact(data)
+        except Conflict:
+            existing += 1
+        else:
+            created += 1
+    return created, existing
+
+
+def user_tokens() -> dict[str, str]:
+    """One `TOKEN_*` variable per demo user, for `.local/env`."""
+    return {user.env_var: user.token for user in DEMO_USERS}
