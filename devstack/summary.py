@@ -56,9 +56,9 @@ def render(report: StackReport, env: Mapping[str, str]) -> str:
         "",
         "Try it (in another shell, from this directory):",
         f"  set -a; . {report.env_file}; set +a",
-        '  curl -s -X POST "$API_URL/contacts" -H "Authorization: Bearer $TOKEN_ADMIN" '
+        '  curl -s -X POST "$API_URL/contacts" -H "Authorization: $TOKEN_ADMIN" '
         f'-H \'Content-Type: application/json\' -d \'{{"number":"{EXAMPLE_NUMBER}","first_name":"Ana"}}\'',
-        f'  curl -s "$API_URL/contacts/{EXAMPLE_E164}" -H "Authorization: Bearer $TOKEN_ADMIN"',
+        f'  curl -s "$API_URL/contacts/{EXAMPLE_E164}" -H "Authorization: $TOKEN_ADMIN"',
         "",
         "Ctrl-C stops everything.",
         "",

@@ -89,7 +89,7 @@ class Api:
     def request(self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None) -> Any:
         all_headers = {"Content-Type": "application/json", **(headers or {})}
         if self._token:
-            all_headers["Authorization"] = f"Bearer {self._token}"
+            all_headers["Authorization"] = self._token
         payload = body if isinstance(body, str | bytes) or body is None else json.dumps(body)
         return getattr(self._client.http, method.lower())(path, headers=all_headers, body=payload)
 

@@ -34,6 +34,6 @@ def authorize(method: str, resource_path: str, caller: Caller | None) -> None:
     if allowed == PUBLIC:
         return
     if caller is None:
-        raise Unauthorized("a valid user token is required (Authorization: Bearer <id token>)")
+        raise Unauthorized("a valid user token is required (Authorization: <Cognito ID token>)")
     if allowed is None or not caller.may(allowed):
         raise Forbidden(f"role {caller.role or 'none'} may not {method} {resource_path}")

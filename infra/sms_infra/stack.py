@@ -82,6 +82,20 @@ def _env_word(name: str) -> str:
     return name.upper().replace("-", "_")
 
 
+def _gateway_error(code: str, message: str) -> dict[str, Any]:
+    body = '{"error": {"code": "%s", "message": %s}}' % (code, message)  # noqa: UP031 - VTL, not Python
+    return {"responseTemplates": {"application/json": body}}
+
+
+GATEWAY_RESPONSES: dict[str, dict[str, Any]] = {
+    "UNAUTHORIZED": {"statusCode": 401, **_gateway_error("unauthorized", '"a valid user token is required"')},
+    "ACCESS_DENIED": {"statusCode": 403, **_gateway_error("forbidden", "$context.error.messageString")},
+    "DEFAULT_4XX": _gateway_error("bad_request", "$context.error.messageString"),
+    "DEFAULT_5XX": _gateway_error("internal_error", "$context.error.messageString"),
+}
+"""Errors API Gateway answers itself (before the app runs) in the app's own error shape."""
+
+
 class SmsEngagementStack(Stack):
     """Everything one stage of the backend needs, built around the packaged Chalice app."""
 
@@ -178,6 +192,7 @@ class SmsEngagementStack(Stack):
             **authorizer_overrides(definition, PLACEHOLDER_POOL_ARN, pool_arn),
             "Name": self.api_name,
             "DefinitionBody.info.title": self.api_name,
+            "DefinitionBody.x-amazon-apigateway-gateway-responses": GATEWAY_RESPONSES,
             "TracingEnabled": True,
         }
         for path, value in overrides.items():

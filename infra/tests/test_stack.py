@@ -415,3 +415,12 @@ def test_api_5xx_and_function_errors_raise_alarms(synth: Synthesized) -> None:
     assert {"Ref": "APIHandler"} in errors
     for alarm in synth.of_type("AWS::CloudWatch::Alarm").values():
         assert alarm["Properties"]["AlarmActions"] == [synth.ref(synth.stack.alarm_topic)]
+
+
+def test_errors_api_gateway_answers_itself_use_the_app_error_shape(synth: Synthesized) -> None:
+    definition = synth.resources["RestAPI"]["Properties"]["DefinitionBody"]
+    responses = definition["x-amazon-apigateway-gateway-responses"]
+    assert set(responses) >= {"UNAUTHORIZED", "ACCESS_DENIED", "DEFAULT_4XX", "DEFAULT_5XX"}
+    assert responses["UNAUTHORIZED"]["statusCode"] == 401
+    unauthorized = responses["UNAUTHORIZED"]["responseTemplates"]["application/json"]
+    assert json.loads(unauthorized) == {"error": {"code": "unauthorized", "message": "a valid user token is required"}}
