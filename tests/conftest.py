@@ -10,16 +10,22 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 from chalice.test import Client
 
+from chalicelib.transport.base import OutboundSms, SendReceipt
 from devstack import dynamodb_local
 from devstack.tokens import demo_token
 
 ROOT = Path(__file__).resolve().parent.parent
+TEST_API_URL = "http://testserver"
+TWILIO_AUTH_TOKEN = "test-twilio-token"
+INBOUND_WEBHOOK_SECRET = "test-inbound-secret"
+BUSINESS_NUMBER = "+15125550100"
 
 
 def local_stage_environment() -> dict[str, str]:
@@ -42,6 +48,10 @@ def dynamodb() -> Iterator[str]:
             "AWS_ACCESS_KEY_ID": "testing",
             "AWS_SECRET_ACCESS_KEY": "testing",
             "AWS_DEFAULT_REGION": "us-east-1",
+            "API_URL": TEST_API_URL,
+            "TWILIO_AUTH_TOKEN": TWILIO_AUTH_TOKEN,
+            "INBOUND_WEBHOOK_SECRET": INBOUND_WEBHOOK_SECRET,
+            "BUCKET": "test-bucket",
         }
     )
     os.environ.pop("AWS_PROFILE", None)
@@ -124,3 +134,35 @@ def as_agent(client: Client) -> Api:
 @pytest.fixture
 def anonymous(client: Client) -> Api:
     return Api(client, None)
+
+
+@dataclass
+class SpyTransport:
+    """Records what reaches the transport; the one place a test looks to see what was "sent"."""
+
+    name: str = "spy"
+    sent: list[OutboundSms] = field(default_factory=list)
+
+    def send(self, message: OutboundSms) -> SendReceipt:
+        self.sent.append(message)
+        return SendReceipt(provider_message_id=f"spy-{len(self.sent)}")
+
+    def to(self, number: str) -> list[OutboundSms]:
+        return [m for m in self.sent if m.to == number]
+
+
+@pytest.fixture
+def spy() -> Iterator[SpyTransport]:
+    from chalicelib.transport.registry import use_transport
+
+    with use_transport(SpyTransport()) as transport:
+        yield transport
+
+
+@pytest.fixture
+def business(dynamodb: str) -> dict[str, Any]:
+    from chalicelib.services import business_numbers
+
+    return business_numbers.create(
+        {"number": BUSINESS_NUMBER, "name": "Acme", "appended_message": "Reply STOP to opt out"}
+    )

@@ -25,6 +25,23 @@ ROUTE_ROLES: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/fields"): EVERYONE,
     ("POST", "/fields"): ADMIN,
     ("DELETE", "/fields/{name}"): ADMIN,
+    ("GET", "/business-numbers"): EVERYONE,
+    ("POST", "/business-numbers"): ADMIN,
+    ("PATCH", "/business-numbers/{number}"): ADMIN,
+    ("POST", "/conversations"): EVERYONE,
+    ("GET", "/conversations/{conversation_id}"): EVERYONE,
+    ("POST", "/conversations/{conversation_id}/messages"): EVERYONE,
+    ("GET", "/contacts/{number}/conversations"): EVERYONE,
+    ("GET", "/optouts"): EVERYONE,
+    ("POST", "/optouts"): STAFF,
+    ("DELETE", "/optouts/{number}"): ADMIN,
+    ("GET", "/contacts/{number}/optout-history"): EVERYONE,
+    ("POST", "/messages/preview"): EVERYONE,
+    ("POST", "/media"): EVERYONE,
+    ("GET", "/dev/outbox"): EVERYONE,
+    ("POST", "/webhooks/twilio"): PUBLIC,
+    ("POST", "/webhooks/twilio/status"): PUBLIC,
+    ("POST", "/webhooks/inbound"): PUBLIC,
 }
 
 

@@ -59,3 +59,79 @@ class ContactListParams(BaseModel):
 class FieldCreate(_Strict):
     name: str = Field(min_length=1, max_length=40)
     label: str | None = Field(default=None, max_length=100)
+
+
+class BusinessNumberChanges(_Strict):
+    name: str | None = Field(default=None, min_length=1, max_length=100)
+    origination_identity: str | None = Field(default=None, min_length=1, max_length=256)
+    appended_message: str | None = Field(default=None, max_length=160)
+    help_text: str | None = Field(default=None, min_length=1, max_length=320)
+    optout_text: str | None = Field(default=None, min_length=1, max_length=320)
+    optin_text: str | None = Field(default=None, min_length=1, max_length=320)
+    optout_scope: Literal["company", "campaign"] | None = None
+    campaign_id: str | None = Field(default=None, min_length=1, max_length=100)
+    mps: int | None = Field(default=None, ge=1, le=1000)
+
+
+class BusinessNumberCreate(BusinessNumberChanges):
+    number: str = Field(min_length=1, max_length=40)
+    name: str = Field(min_length=1, max_length=100)
+    kind: Literal["long_code", "toll_free", "short_code"] = "long_code"
+
+
+class MediaItem(_Strict):
+    url: str = Field(min_length=1, max_length=2048)
+    content_type: str | None = Field(default=None, max_length=100)
+
+
+class MessageCreate(_Strict):
+    body: str = Field(default="", max_length=4000)
+    media: list[MediaItem] = Field(default_factory=list, max_length=10)
+
+
+class ConversationCreate(MessageCreate):
+    business_number: str = Field(min_length=1, max_length=40)
+    contact_number: str = Field(min_length=1, max_length=40)
+
+
+class PreviewRequest(_Strict):
+    body: str = Field(max_length=4000)
+    business_number: str | None = Field(default=None, max_length=40)
+
+
+class OptOutCreate(_Strict):
+    numbers: list[str] = Field(min_length=1, max_length=100)
+    campaign_id: str | None = Field(default=None, min_length=1, max_length=100)
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class OptInParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    campaign_id: str | None = Field(default=None, min_length=1, max_length=100)
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class OptOutListParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    campaign_id: str | None = Field(default=None, min_length=1, max_length=100)
+    limit: int = Field(default=50, ge=1, le=200)
+    cursor: str | None = Field(default=None, max_length=2000)
+
+
+class MediaUploadRequest(_Strict):
+    content_type: Literal["image/jpeg", "image/png", "image/gif", "video/mp4", "audio/mpeg", "application/pdf"]
+    filename: str | None = Field(default=None, max_length=200)
+
+
+class InboundWebhook(_Strict):
+    """The generic signed JSON webhook a carrier or aggregator posts."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True)
+
+    id: str = Field(min_length=1, max_length=200)
+    from_: str = Field(alias="from", min_length=1, max_length=40)
+    to: str = Field(min_length=1, max_length=40)
+    body: str = Field(default="", max_length=4000)
+    media: list[MediaItem] = Field(default_factory=list, max_length=10)

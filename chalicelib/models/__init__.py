@@ -1,8 +1,37 @@
 """Table models; `ALL_MODELS` is the one list that local set-up and infra build tables from."""
 
+from chalicelib.models.business_numbers import BusinessNumber
 from chalicelib.models.contacts import Contact
+from chalicelib.models.conversations import Conversation, OpenConversation
+from chalicelib.models.idempotency import IdempotencyRecord
+from chalicelib.models.messages import Message
+from chalicelib.models.optouts import OptOut, OptOutHistory
+from chalicelib.models.outbox import Outbox
 from chalicelib.models.settings import AccountSettings
 
-ALL_MODELS = (Contact, AccountSettings)
+ALL_MODELS = (
+    Contact,
+    AccountSettings,
+    BusinessNumber,
+    Conversation,
+    OpenConversation,
+    Message,
+    OptOut,
+    OptOutHistory,
+    IdempotencyRecord,
+    Outbox,
+)
 
-__all__ = ["ALL_MODELS", "AccountSettings", "Contact"]
+__all__ = [
+    "ALL_MODELS",
+    "AccountSettings",
+    "BusinessNumber",
+    "Contact",
+    "Conversation",
+    "IdempotencyRecord",
+    "Message",
+    "OpenConversation",
+    "OptOut",
+    "OptOutHistory",
+    "Outbox",
+]

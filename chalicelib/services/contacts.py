@@ -19,7 +19,7 @@ from pynamodb.exceptions import DeleteError, PutError
 from chalicelib.config import get_settings
 from chalicelib.errors import Conflict, NotFound, ValidationFailed
 from chalicelib.models import Contact
-from chalicelib.models.contacts import INDEX_SHARDS, PROFILE_FIELDS, fold, sort_key
+from chalicelib.models.contacts import INDEX_SHARDS, PROFILE_FIELDS, fold, shard_of, sort_key
 from chalicelib.models.merged_query import Stream, merged_query
 from chalicelib.phone import InvalidPhoneNumber, normalize, search_prefixes
 from chalicelib.services import custom_fields
@@ -239,3 +239,41 @@ def contact_view(contact: Contact, defined: Mapping[str, Any]) -> dict[str, Any]
 
 def _iso(moment: datetime | None) -> str | None:
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z") if moment else None
+
+
+def upsert_actions(number: str, now: datetime, *, messaged: bool = False, opt_status: str | None = None) -> list[Any]:
+    """UpdateItem actions that create a bare contact if absent and leave an existing one intact.
+
+    Inbound messages and opt-outs must not need a read first, and they must not
+    create a half-formed item: every attribute a list view relies on, index
+    keys included, is set only if it does not exist yet. `messaged` also stamps
+    "this contact just texted or was texted"; `opt_status` sets the company-wide
+    opt-out view (only the opt-out store passes it).
+    """
+    bare_name_key = sort_key("", "", number)
+    actions = [
+        Contact.created_at.set(Contact.created_at | now),
+        Contact.updated_at.set(now),
+        Contact.status.set(Contact.status | "active"),
+        Contact.blocked.set(Contact.blocked | False),
+        Contact.channel.set(Contact.channel | "sms"),
+        Contact.opt_status.set(opt_status or (Contact.opt_status | "opted_in")),
+        Contact.custom.set(Contact.custom | {}),
+        Contact.shard.set(Contact.shard | shard_of(number)),
+        Contact.created_key.set(Contact.created_key | sort_key(now.isoformat(), number)),
+        Contact.last_name_key.set(Contact.last_name_key | bare_name_key),
+        Contact.first_name_key.set(Contact.first_name_key | bare_name_key),
+    ]
+    if not messaged:
+        return [*actions, Contact.activity_key.set(Contact.activity_key | sort_key("", number))]
+    return [
+        *actions,
+        Contact.first_contact_at.set(Contact.first_contact_at | now),
+        Contact.last_message_at.set(now),
+        Contact.activity_key.set(sort_key(now.isoformat(), number)),
+    ]
+
+
+def record_activity(number: str, now: datetime) -> None:
+    """Create the contact if unknown and stamp its last message; one UpdateItem, no read."""
+    Contact(number).update(actions=upsert_actions(number, now, messaged=True), add_version_condition=False)

@@ -1,0 +1,60 @@
+"""Opt-out routes: the store, manual changes, and a contact's history."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import unquote
+
+from chalice import Blueprint, Response
+
+from chalicelib.api.authorizer import cognito
+from chalicelib.api.payloads import parse_body, parse_query
+from chalicelib.api.schemas import OptInParams, OptOutCreate, OptOutListParams
+from chalicelib.auth import caller_from_context
+from chalicelib.errors import ValidationFailed
+from chalicelib.services import contacts, optouts
+
+blueprint = Blueprint(__name__)
+
+
+def _actor() -> str:
+    caller = caller_from_context(blueprint.current_request.context)
+    return caller.username if caller else "unknown"
+
+
+@blueprint.route("/optouts", methods=["GET"], authorizer=cognito)
+def list_optouts() -> dict[str, Any]:
+    params = parse_query(blueprint.current_request, OptOutListParams)
+    return optouts.list_optouts(optouts.Scope(params.campaign_id), params.limit, params.cursor).body()
+
+
+@blueprint.route("/optouts", methods=["POST"], authorizer=cognito)
+def create_optouts() -> Response:
+    """Opt out several numbers; each is reported, and one bad number loses none of the others."""
+    payload = parse_body(blueprint.current_request, OptOutCreate)
+    scope = optouts.Scope(payload.campaign_id)
+    results = []
+    for position, raw in enumerate(payload.numbers):
+        try:
+            number = contacts.parse_number(raw, field=f"numbers.{position}")
+        except ValidationFailed as error:
+            results.append({"number": raw, "result": "rejected", "reason": error.message})
+            continue
+        changed = optouts.opt_out(number, scope, source="manual", actor=_actor(), reason=payload.reason)
+        results.append({"number": number, "result": "opted_out" if changed else "already_opted_out"})
+    return Response(body={"results": results}, status_code=200)
+
+
+@blueprint.route("/optouts/{number}", methods=["DELETE"], authorizer=cognito)
+def opt_back_in(number: str) -> dict[str, Any]:
+    params = parse_query(blueprint.current_request, OptInParams)
+    parsed = contacts.parse_number(unquote(number))
+    changed = optouts.opt_in(
+        parsed, optouts.Scope(params.campaign_id), source="manual", actor=_actor(), reason=params.reason
+    )
+    return {"number": parsed, "result": "opted_in" if changed else "was_not_opted_out"}
+
+
+@blueprint.route("/contacts/{number}/optout-history", methods=["GET"], authorizer=cognito)
+def optout_history(number: str) -> dict[str, Any]:
+    return {"items": optouts.history(contacts.parse_number(unquote(number)))}

@@ -1,0 +1,56 @@
+"""Messages of a conversation, in order, and the index delivery receipts find them by."""
+
+from __future__ import annotations
+
+from pynamodb.attributes import (
+    ListAttribute,
+    MapAttribute,
+    NumberAttribute,
+    UnicodeAttribute,
+    UTCDateTimeAttribute,
+)
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
+
+from chalicelib.models.base import table_meta
+
+STATUS_RANK = {"received": 0, "queued": 0, "sent": 1, "delivered": 2, "failed": 2, "undelivered": 2, "blocked": 2}
+"""Receipts may arrive out of order; a status only ever moves to a higher rank."""
+
+
+class Media(MapAttribute):
+    url = UnicodeAttribute()
+    content_type = UnicodeAttribute(null=True)
+
+
+class ByProviderId(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "by_provider_id"
+        projection = AllProjection()
+
+    provider_message_id = UnicodeAttribute(hash_key=True)
+
+
+class Message(Model):
+    Meta = table_meta("MESSAGES_TABLE")
+
+    conversation_id = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    """Creation time then id: the thread reads in order with one Query."""
+    id = UnicodeAttribute()
+    direction = UnicodeAttribute()
+    body = UnicodeAttribute(null=True)
+    media = ListAttribute(of=Media, default=list)
+    status = UnicodeAttribute()
+    status_rank = NumberAttribute(default=0)
+    error = UnicodeAttribute(null=True)
+    contact_number = UnicodeAttribute()
+    business_number = UnicodeAttribute()
+    sender = UnicodeAttribute(null=True)
+    provider_message_id = UnicodeAttribute(null=True)
+    encoding = UnicodeAttribute(null=True)
+    segments = NumberAttribute(null=True)
+    created_at = UTCDateTimeAttribute()
+    updated_at = UTCDateTimeAttribute(null=True)
+
+    by_provider_id = ByProviderId()

@@ -1,0 +1,19 @@
+"""DynamoDB transactions across our tables, on a connection configured like the models."""
+
+from __future__ import annotations
+
+from pynamodb.connection import Connection
+from pynamodb.exceptions import TransactWriteError
+from pynamodb.transactions import TransactWrite
+
+from chalicelib.config import aws_region
+
+
+def transaction() -> TransactWrite:
+    return TransactWrite(connection=Connection(region=aws_region()))
+
+
+def failed_conditions(error: TransactWriteError) -> list[int]:
+    """Positions of the items whose condition failed: PynamoDB sends checks, deletes, puts, then updates."""
+    reasons = error.cancellation_reasons or []
+    return [i for i, reason in enumerate(reasons) if reason is not None and reason.code == "ConditionalCheckFailed"]

@@ -1,0 +1,127 @@
+"""Business numbers and the compliance texts each one answers keywords with."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from pynamodb.exceptions import PutError
+
+from chalicelib.config import get_settings
+from chalicelib.errors import Conflict, NotFound, ValidationFailed
+from chalicelib.models import BusinessNumber
+from chalicelib.models.business_numbers import ACCOUNT
+from chalicelib.phone import InvalidPhoneNumber, normalize
+
+DEFAULT_MPS = {"long_code": 1, "toll_free": 3, "short_code": 100}
+SHORT_CODE_DIGITS = range(5, 7)
+
+
+def default_texts(name: str) -> dict[str, str]:
+    """CTIA-style defaults: who is texting, how to stop, how to get help, that rates may apply."""
+    return {
+        "help_text": f"{name}: for help reply HELP or contact us. Msg&data rates may apply. Reply STOP to opt out.",
+        "optout_text": f"{name}: you are unsubscribed and will receive no more messages. Reply START to resubscribe.",
+        "optin_text": f"{name}: you are subscribed again. Msg&data rates may apply. Reply HELP for help, STOP to end.",
+    }
+
+
+def parse_business_number(raw: str, kind: str = "long_code") -> str:
+    """E.164 for long codes and toll-free numbers; short codes stay their 5-6 digits."""
+    digits = raw.strip()
+    if kind == "short_code":
+        if not digits.isdigit() or len(digits) not in SHORT_CODE_DIGITS:
+            raise ValidationFailed("number: a short code is 5 or 6 digits", field="number")
+        return digits
+    try:
+        return normalize(raw, get_settings().default_phone_region)
+    except InvalidPhoneNumber as error:
+        raise ValidationFailed(f"number: {error.reason}", field="number") from None
+
+
+def create(data: Mapping[str, Any]) -> dict[str, Any]:
+    kind = data.get("kind", "long_code")
+    number = parse_business_number(data["number"], kind)
+    now = datetime.now(UTC)
+    texts = default_texts(data["name"])
+    item = BusinessNumber(
+        ACCOUNT,
+        number,
+        name=data["name"],
+        kind=kind,
+        origination_identity=data.get("origination_identity") or number,
+        appended_message=data.get("appended_message"),
+        help_text=data.get("help_text") or texts["help_text"],
+        optout_text=data.get("optout_text") or texts["optout_text"],
+        optin_text=data.get("optin_text") or texts["optin_text"],
+        optout_scope=data.get("optout_scope", "company"),
+        campaign_id=data.get("campaign_id"),
+        mps=data.get("mps"),
+        created_at=now,
+        updated_at=now,
+    )
+    _check_scope(item)
+    try:
+        item.save(condition=BusinessNumber.number.does_not_exist())
+    except PutError as error:
+        if error.cause_response_code == "ConditionalCheckFailedException":
+            raise Conflict(f"business number {number} already exists", field="number") from None
+        raise
+    return view(item)
+
+
+def update(raw_number: str, changes: Mapping[str, Any]) -> dict[str, Any]:
+    item = load(raw_number)
+    for name, value in changes.items():
+        setattr(item, name, value)
+    _check_scope(item)
+    item.updated_at = datetime.now(UTC)
+    item.save()
+    return view(item)
+
+
+def list_all() -> list[dict[str, Any]]:
+    return [view(item) for item in BusinessNumber.query(ACCOUNT)]
+
+
+def load(raw_number: str) -> BusinessNumber:
+    """The business number, given as E.164 (with or without +) or a short code."""
+    text = raw_number.strip()
+    key = text if text.isdigit() and len(text) in SHORT_CODE_DIGITS else None
+    if key is None:
+        try:
+            key = normalize(text, get_settings().default_phone_region)
+        except InvalidPhoneNumber as error:
+            raise ValidationFailed(f"business_number: {error.reason}", field="business_number") from None
+    try:
+        return BusinessNumber.get(ACCOUNT, key)
+    except BusinessNumber.DoesNotExist:
+        raise NotFound(f"{key} is not one of this account's business numbers", field="business_number") from None
+
+
+def _check_scope(item: BusinessNumber) -> None:
+    if item.optout_scope == "campaign" and not item.campaign_id:
+        raise ValidationFailed("campaign-scoped opt-outs need a campaign_id", field="campaign_id")
+
+
+def mps(item: BusinessNumber) -> int:
+    return int(item.mps) if item.mps else DEFAULT_MPS.get(item.kind, 1)
+
+
+def view(item: BusinessNumber) -> dict[str, Any]:
+    return {
+        "number": item.number,
+        "name": item.name,
+        "kind": item.kind,
+        "origination_identity": item.origination_identity,
+        "appended_message": item.appended_message,
+        "help_text": item.help_text,
+        "optout_text": item.optout_text,
+        "optin_text": item.optin_text,
+        "optout_scope": item.optout_scope,
+        "campaign_id": item.campaign_id,
+        "mps": mps(item),
+        "created_at": item.created_at.isoformat().replace("+00:00", "Z"),
+        "updated_at": item.updated_at.isoformat().replace("+00:00", "Z"),
+    }

@@ -1,0 +1,161 @@
+"""Every inbound text, whichever door it came through, lands here exactly once.
+
+The carrier's message id makes the pipeline idempotent (Powertools idempotency
+on DynamoDB): a retried delivery returns the first result without storing the
+message again. The message then joins the pair's one open conversation, and a
+keyword is answered after the message is safely stored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
+
+from chalicelib.config import resource_name
+from chalicelib.ids import new_id
+from chalicelib.models import BusinessNumber, Message
+from chalicelib.models.messages import Media
+from chalicelib.observability import logger
+from chalicelib.services import business_numbers, contacts, conversations, optouts
+from chalicelib.services.keywords import Keyword, KeywordKind, classify
+from chalicelib.services.outbound import Outgoing, Purpose, SendRefused, send
+
+IDEMPOTENCY_WINDOW_SECONDS = 7 * 24 * 3600
+"""Carriers retry for hours at most; a week leaves no doubt."""
+_DELIVERY_ATTEMPTS = 3
+_persistence_layers: dict[str, DynamoDBPersistenceLayer] = {}
+
+
+@dataclass(frozen=True)
+class InboundSms:
+    provider: str
+    provider_message_id: str
+    from_number: str
+    to_number: str
+    body: str
+    media: list[dict[str, str | None]] = field(default_factory=list)
+    """Each {"url", "content_type"}."""
+
+
+def receive(sms: InboundSms, lambda_context: Any = None) -> dict[str, Any]:
+    """Store `sms` once, whatever number of times it is delivered; returns what happened.
+
+    The Lambda context lets Powertools expire an in-progress record if the
+    function times out half-way, so the carrier's retry is not locked out.
+    """
+    config = IdempotencyConfig(
+        event_key_jmespath="[provider, provider_message_id]",
+        expires_after_seconds=IDEMPOTENCY_WINDOW_SECONDS,
+    )
+    if lambda_context is not None:
+        config.register_lambda_context(lambda_context)
+    process = idempotent_function(data_keyword_argument="sms", persistence_store=_persistence(), config=config)(
+        _receive
+    )
+    try:
+        return process(sms=sms)
+    except IdempotencyAlreadyInProgressError:
+        return {"duplicate": True, "in_progress": True}
+
+
+def _persistence() -> DynamoDBPersistenceLayer:
+    name = resource_name("IDEMPOTENCY_TABLE")
+    if name not in _persistence_layers:
+        _persistence_layers[name] = DynamoDBPersistenceLayer(table_name=name)
+    return _persistence_layers[name]
+
+
+def _receive(sms: InboundSms) -> dict[str, Any]:
+    business = business_numbers.load(sms.to_number)
+    number = contacts.parse_number(sms.from_number, field="from")
+    now = datetime.now(UTC)
+    contacts.record_activity(number, now)
+    message = Message(
+        "",
+        "",
+        id=new_id("msg"),
+        direction="inbound",
+        body=sms.body,
+        media=[Media(url=m["url"], content_type=m.get("content_type")) for m in sms.media],
+        status="received",
+        contact_number=number,
+        business_number=business.number,
+        sender=number,
+        provider_message_id=sms.provider_message_id,
+        created_at=now,
+    )
+    message.sk = f"{now.isoformat()}#{message.id}"
+    conversation_id = _deliver(message, number, business.number, now)
+    keyword = classify(sms.body)
+    if keyword is not None:
+        _answer(keyword, number, business, conversation_id)
+    logger.info(
+        "inbound stored",
+        extra={"from": number, "conversation_id": conversation_id, "keyword": keyword and keyword.kind.value},
+    )
+    return {"conversation_id": conversation_id, "message_id": message.id, "keyword": keyword and keyword.word}
+
+
+def _deliver(message: Message, number: str, business_number: str, now: datetime) -> str:
+    """Append to the open conversation; if it closes underneath us, the next one opens."""
+    for _ in range(_DELIVERY_ATTEMPTS):
+        conversation_id = conversations.open_or_join(number, business_number, now).conversation_id
+        message.conversation_id = conversation_id
+        try:
+            conversations.append(conversation_id, message, unread=True)
+        except conversations.ConversationClosed:
+            continue
+        return conversation_id
+    raise conversations.ConversationClosed("conversations kept closing while a message arrived", field="conversation")
+
+
+def _answer(keyword: Keyword, number: str, business: BusinessNumber, conversation_id: str) -> None:
+    """Apply an opt-out keyword and send the one reply it calls for, if any."""
+    scope = keyword_scope(keyword, business)
+    reply = _reply_for(keyword, number, business, scope)
+    if reply is None:
+        return
+    text, purpose = reply
+    outgoing = Outgoing(
+        conversation_id=conversation_id,
+        contact_number=number,
+        business=business,
+        body=text,
+        purpose=purpose,
+        sender="system",
+        campaign_id=scope.campaign_id,
+        optout_scope=scope,
+    )
+    try:
+        send(outgoing)
+    except SendRefused as refused:
+        logger.info("keyword reply not sent", extra={"reason": refused.message})
+
+
+def keyword_scope(keyword: Keyword, business: BusinessNumber) -> optouts.Scope:
+    if keyword.campaign_id is not None:
+        return optouts.Scope(keyword.campaign_id)
+    if business.optout_scope == "campaign" and business.campaign_id:
+        return optouts.Scope(business.campaign_id)
+    return optouts.Scope()
+
+
+def _reply_for(
+    keyword: Keyword, number: str, business: BusinessNumber, scope: optouts.Scope
+) -> tuple[str, Purpose] | None:
+    reason = f"texted {keyword.word}"
+    if keyword.kind is KeywordKind.HELP:
+        return business.help_text, Purpose.HELP
+    if keyword.kind is KeywordKind.OPT_OUT:
+        changed = optouts.opt_out(number, scope, source="keyword", actor=number, reason=reason)
+        return (business.optout_text, Purpose.OPT_OUT_CONFIRMATION) if changed else None
+    changed = optouts.opt_in(number, scope, source="keyword", actor=number, reason=reason)
+    return (business.optin_text, Purpose.OPT_IN_CONFIRMATION) if changed else None

@@ -1,0 +1,171 @@
+"""The opt-out store: who may not be texted, in which scope, and every change ever made.
+
+A change of state is one transaction: the store item, a history item and the
+contact's opt-out view move together, so "opted out" can never be true in one
+place and false in another, whoever races whom.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pynamodb.exceptions import TransactWriteError, UpdateError
+
+from chalicelib.models import Contact, OptOut, OptOutHistory
+from chalicelib.models.contacts import sort_key
+from chalicelib.models.optouts import COMPANY, campaign_scope
+from chalicelib.models.transactions import failed_conditions, transaction
+from chalicelib.services.contacts import upsert_actions
+from chalicelib.services.paging import Page, decode_cursor, encode_cursor
+
+Source = Literal["keyword", "manual", "import", "carrier"]
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Company-wide (campaign_id None) or one campaign."""
+
+    campaign_id: str | None = None
+
+    @property
+    def key(self) -> str:
+        return COMPANY if self.campaign_id is None else campaign_scope(self.campaign_id)
+
+    @classmethod
+    def from_key(cls, key: str) -> Scope:
+        return cls(None if key == COMPANY else key.removeprefix("campaign#"))
+
+
+def opt_out(number: str, scope: Scope, *, source: Source, actor: str, reason: str | None = None) -> bool:
+    """Opt `number` out in `scope`; False when it already was (nothing is written then)."""
+    now = datetime.now(UTC)
+    record = OptOut(
+        number,
+        scope.key,
+        source=source,
+        actor=actor,
+        reason=reason,
+        created_at=now,
+        created_key=sort_key(now.isoformat(), number),
+    )
+    return _change(number, scope, "opt_out", source, actor, reason, now, store=record)
+
+
+def opt_in(number: str, scope: Scope, *, source: Source, actor: str, reason: str | None = None) -> bool:
+    """Remove the opt-out in `scope`; False when there was none."""
+    return _change(number, scope, "opt_in", source, actor, reason, datetime.now(UTC), store=None)
+
+
+def _change(
+    number: str,
+    scope: Scope,
+    action: str,
+    source: Source,
+    actor: str,
+    reason: str | None,
+    now: datetime,
+    store: OptOut | None,
+) -> bool:
+    history = OptOutHistory(
+        number,
+        sort_key(now.isoformat(), uuid.uuid4().hex),
+        action=action,
+        scope=scope.key,
+        source=source,
+        actor=actor,
+        reason=reason,
+        at=now,
+    )
+    contact_actions = _contact_actions(number, now, scope, opted_out=store is not None)
+    try:
+        with transaction() as tx:
+            if store is not None:
+                tx.save(store, condition=OptOut.number.does_not_exist())
+            else:
+                tx.delete(OptOut(number, scope.key), condition=OptOut.number.exists())
+            tx.save(history)
+            tx.update(Contact(number), actions=contact_actions, add_version_condition=False)
+    except TransactWriteError as error:
+        if failed_conditions(error) == [0]:
+            return False
+        raise
+    return True
+
+
+def _contact_actions(number: str, now: datetime, scope: Scope, *, opted_out: bool) -> list[Any]:
+    """Create the contact if needed and bring its opt-out view in line with the store."""
+    if scope.campaign_id is None:
+        return upsert_actions(number, now, opt_status="opted_out" if opted_out else "opted_in")
+    campaigns = {scope.campaign_id}
+    view = Contact.opted_out_campaigns.add(campaigns) if opted_out else Contact.opted_out_campaigns.delete(campaigns)
+    return [*upsert_actions(number, now), view]
+
+
+def opted_out_scopes(number: str) -> set[str]:
+    """Every scope `number` is opted out of; one strongly consistent Query."""
+    return {item.scope for item in OptOut.query(number, consistent_read=True)}
+
+
+def blocks(scopes: set[str], campaign_id: str | None) -> bool:
+    """Does an opt-out in `scopes` forbid a message sent for `campaign_id` (None: not for a campaign)?"""
+    return COMPANY in scopes or (campaign_id is not None and campaign_scope(campaign_id) in scopes)
+
+
+def claim_confirmation(number: str, scope: Scope) -> bool:
+    """Atomically take the one confirmation an opt-out allows; False if taken or not opted out."""
+    try:
+        OptOut(number, scope.key).update(
+            actions=[OptOut.confirmation_sent.set(True)],
+            condition=OptOut.number.exists() & (OptOut.confirmation_sent != True),  # noqa: E712
+        )
+    except UpdateError as error:
+        if error.cause_response_code == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
+
+
+def history(number: str) -> list[dict[str, Any]]:
+    return [
+        {
+            "action": item.action,
+            **_scope_view(item.scope),
+            "source": item.source,
+            "actor": item.actor,
+            "reason": item.reason,
+            "at": item.at.isoformat().replace("+00:00", "Z"),
+        }
+        for item in OptOutHistory.query(number, scan_index_forward=True)
+    ]
+
+
+def list_optouts(scope: Scope, limit: int, cursor: str | None) -> Page:
+    params = {"scope": scope.key}
+    after = decode_cursor(cursor, params)
+    condition = OptOut.created_key < after if after else None
+    results = OptOut.by_scope.query(scope.key, range_key_condition=condition, scan_index_forward=False, limit=limit + 1)
+    items = list(results)
+    page, more = items[:limit], len(items) > limit
+    return Page(
+        [_view(item) for item in page],
+        encode_cursor(page[-1].created_key, params) if more else None,
+    )
+
+
+def _view(item: OptOut) -> dict[str, Any]:
+    return {
+        "number": item.number,
+        **_scope_view(item.scope),
+        "source": item.source,
+        "actor": item.actor,
+        "reason": item.reason,
+        "created_at": item.created_at.isoformat().replace("+00:00", "Z"),
+    }
+
+
+def _scope_view(key: str) -> dict[str, Any]:
+    campaign_id = Scope.from_key(key).campaign_id
+    return {"scope": "company" if campaign_id is None else "campaign", "campaign_id": campaign_id}

@@ -1,0 +1,202 @@
+"""Opt-out keywords, the store and its history, and the one guard every send passes."""
+
+import contextlib
+import json
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from chalicelib.models import Contact, OpenConversation
+from chalicelib.services import agent_messages, conversations, inbound, optouts
+from chalicelib.services.keywords import OPT_IN_WORDS, OPT_OUT_WORDS, classify
+from chalicelib.services.outbound import Outgoing, Purpose, SendRefused, send
+from tests.conftest import BUSINESS_NUMBER
+
+ANA = "+15125550134"
+counter = iter(range(10**9))
+
+
+def text_in(body, sender=ANA):
+    return inbound.receive(inbound.InboundSms("twilio", f"SM{next(counter)}", sender, BUSINESS_NUMBER, body))
+
+
+def body(response):
+    return json.loads(response.body)
+
+
+@pytest.mark.parametrize("variant", [" Stop. ", "stop", "STOPALL", "Unsubscribe!", "opt out", "Opt-Out", "arrêt", "td"])
+def test_each_opt_out_variant_is_recognised(variant):
+    assert classify(variant).kind.value == "opt_out"
+
+
+@pytest.mark.parametrize("text", ["stop it", "please stop", "stopp", "", "STOP STOP"])
+def test_only_single_keyword_messages_count(text):
+    assert classify(text) is None
+
+
+@pytest.mark.parametrize("word", sorted(OPT_OUT_WORDS))
+def test_stop_sends_exactly_one_confirmation_and_blocks_everything_after(business, spy, as_agent, word):
+    text_in("hello")
+    text_in(word.lower())
+    confirmations = spy.to(ANA)
+    assert len(confirmations) == 1
+    assert "unsubscribed" in confirmations[0].body
+    assert Contact.get(ANA).opt_status == "opted_out"
+
+    text_in(word)
+    text_in("are you there?")
+    assert len(spy.to(ANA)) == 1, "a second STOP gets no second confirmation"
+
+    conversation_id = OpenConversation.get(f"{ANA}|{BUSINESS_NUMBER}").conversation_id
+    reply = as_agent.post(f"/conversations/{conversation_id}/messages", {"body": "Sorry to see you go"})
+    assert reply.status_code == 409
+    assert body(reply)["error"]["code"] == "recipient_opted_out"
+    assert "opted out" in body(reply)["error"]["message"]
+    assert len(spy.to(ANA)) == 1
+
+
+def test_start_reenables_and_history_shows_each_change(business, spy, as_agent, as_supervisor, as_admin):
+    text_in("STOP")
+    text_in("START")
+    assert Contact.get(ANA).opt_status == "opted_in"
+    assert [m.body for m in spy.to(ANA)][-1].startswith("Acme: you are subscribed again")
+    conversation_id = OpenConversation.get(f"{ANA}|{BUSINESS_NUMBER}").conversation_id
+    assert as_agent.post(f"/conversations/{conversation_id}/messages", {"body": "Welcome back"}).status_code == 201
+
+    as_supervisor.post("/optouts", {"numbers": ["(512) 555-0134"], "reason": "asked by phone"})
+    assert as_admin.delete("/optouts/+15125550134?reason=consent+renewed").status_code == 200
+    history = body(as_agent.get("/contacts/+15125550134/optout-history"))["items"]
+    assert [(h["action"], h["source"], h["actor"]) for h in history] == [
+        ("opt_out", "keyword", ANA),
+        ("opt_in", "keyword", ANA),
+        ("opt_out", "manual", "sam"),
+        ("opt_in", "manual", "ada"),
+    ]
+    assert history[2]["reason"] == "asked by phone"
+    assert all(h["scope"] == "company" for h in history)
+
+
+def test_help_is_answered_even_when_opted_out(business, spy):
+    text_in("STOP")
+    text_in("help")
+    bodies = [m.body for m in spy.to(ANA)]
+    assert len(bodies) == 2
+    assert bodies[1].startswith("Acme: for help reply HELP")
+
+
+def test_start_when_not_opted_out_changes_nothing(business, spy):
+    text_in("YES")
+    assert spy.sent == []
+    assert optouts.history(ANA) == []
+
+
+def test_campaign_scoped_opt_out_only_blocks_that_campaign(business, spy, as_admin):
+    as_admin.patch(f"/business-numbers/{BUSINESS_NUMBER}", {"optout_scope": "campaign", "campaign_id": "spring"})
+    text_in("STOP")
+    assert Contact.get(ANA).opt_status == "opted_in"
+    assert Contact.get(ANA).opted_out_campaigns == {"spring"}
+    business_number = agent_messages.business_numbers.load(BUSINESS_NUMBER)
+    conversation_id = OpenConversation.get(f"{ANA}|{BUSINESS_NUMBER}").conversation_id
+    with pytest.raises(SendRefused):
+        send(
+            Outgoing(conversation_id, ANA, business_number, "spring sale", Purpose.BROADCAST, "x", campaign_id="spring")
+        )
+    send(Outgoing(conversation_id, ANA, business_number, "your order shipped", Purpose.AGENT, "x"))
+    assert spy.to(ANA)[-1].body.startswith("your order shipped")
+
+
+def test_optout_api_lists_by_scope_and_reports_each_number(business, as_supervisor, as_agent):
+    response = as_supervisor.post(
+        "/optouts", {"numbers": ["5125550134", "not a number", "5125550135"], "reason": "complaint"}
+    )
+    assert response.status_code == 200
+    results = body(response)["results"]
+    assert [r["result"] for r in results] == ["opted_out", "rejected", "opted_out"]
+    assert "not a phone number" in results[1]["reason"]
+    again = body(as_supervisor.post("/optouts", {"numbers": ["5125550134"], "reason": "again"}))["results"]
+    assert again[0]["result"] == "already_opted_out"
+    as_supervisor.post("/optouts", {"numbers": ["5125550136"], "campaign_id": "spring", "reason": "x"})
+    company = body(as_agent.get("/optouts?limit=1"))
+    assert len(company["items"]) == 1
+    rest = body(as_agent.get(f"/optouts?limit=1&cursor={company['next_cursor']}"))
+    assert {company["items"][0]["number"], rest["items"][0]["number"]} == {"+15125550134", "+15125550135"}
+    campaign = body(as_agent.get("/optouts?campaign_id=spring"))["items"]
+    assert [(i["number"], i["scope"], i["campaign_id"]) for i in campaign] == [("+15125550136", "campaign", "spring")]
+    assert as_agent.post("/optouts", {"numbers": ["5125550137"], "reason": "x"}).status_code == 403
+    assert as_supervisor.delete("/optouts/5125550134?reason=x").status_code == 403
+
+
+def test_blocked_contacts_are_never_sent_to(business, spy, as_agent):
+    as_agent.post("/contacts", {"number": ANA, "blocked": True})
+    response = as_agent.post(
+        "/conversations", {"business_number": BUSINESS_NUMBER, "contact_number": ANA, "body": "hi"}
+    )
+    assert response.status_code == 409
+    assert "blocked" in body(response)["error"]["message"]
+    assert spy.sent == []
+
+
+def test_every_send_path_refuses_an_opted_out_number(client, business, spy, as_agent):
+    """Drive each path that can send with an opted-out number: nothing reaches the transport."""
+    text_in("hello")
+    text_in("STOP")
+    assert len(spy.to(ANA)) == 1
+    conversation_id = OpenConversation.get(f"{ANA}|{BUSINESS_NUMBER}").conversation_id
+
+    reply = as_agent.post(f"/conversations/{conversation_id}/messages", {"body": "hello?"})
+    assert reply.status_code == 409
+    conversations.close(conversation_id, "ada")
+    started = as_agent.post(
+        "/conversations", {"business_number": BUSINESS_NUMBER, "contact_number": ANA, "body": "new topic"}
+    )
+    assert started.status_code == 409
+    text_in("STOP")
+    text_in("Stop.")
+    business_number = agent_messages.business_numbers.load(BUSINESS_NUMBER)
+    for purpose in (Purpose.AGENT, Purpose.BROADCAST, Purpose.OPT_IN_CONFIRMATION, Purpose.OPT_OUT_CONFIRMATION):
+        with pytest.raises(SendRefused):
+            send(Outgoing(conversation_id, ANA, business_number, "x", purpose, "x"))
+    assert len(spy.to(ANA)) == 1
+
+
+ACTIONS = st.lists(
+    st.sampled_from(["STOP", "stop.", "START", "HELP", "hello", "send", "close"]), min_size=1, max_size=12
+)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(actions=ACTIONS)
+def test_property_no_message_reaches_an_opted_out_number(business, spy, actions):
+    """Random STOP/START/HELP/sends never hand the transport a message the rules forbid."""
+    number = f"+1737555{next(counter) % 10000:04d}"
+    opted_out = False
+    business_number = agent_messages.business_numbers.load(BUSINESS_NUMBER)
+    for action in actions:
+        before = len(spy.to(number))
+        if action in ("send", "close"):
+            conversation_id = conversations.open_conversation_id(number, BUSINESS_NUMBER)
+            if conversation_id is None:
+                continue
+            if action == "close":
+                conversations.close(conversation_id, "x")
+                continue
+            with contextlib.suppress(SendRefused):
+                send(Outgoing(conversation_id, number, business_number, "promo", Purpose.AGENT, "x"))
+            sent = spy.to(number)[before:]
+            assert not (opted_out and sent), "a message reached an opted-out number"
+            continue
+        text_in(action, sender=number)
+        sent = spy.to(number)[before:]
+        keyword = classify(action)
+        if keyword and keyword.word in OPT_OUT_WORDS:
+            assert len(sent) == (0 if opted_out else 1)
+            opted_out = True
+        elif keyword and keyword.word in OPT_IN_WORDS:
+            assert len(sent) == (1 if opted_out else 0)
+            opted_out = False
+        elif keyword:
+            assert len(sent) == 1 and "help" in sent[0].body.lower()
+        else:
+            assert sent == []
+        assert (Contact.get(number).opt_status == "opted_out") == opted_out
