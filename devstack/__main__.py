@@ -17,7 +17,7 @@ import boto3
 
 from devstack import dynamodb_local, moto_server
 from devstack.children import Child, StackError, answers_http, port_in_use, spawn, stop, wait_until
-from devstack.demo_data import seed_contacts, user_tokens
+from devstack.demo_data import seed_business_number, seed_contacts, user_tokens
 from devstack.environment import (
     LOCAL_DIR,
     REGION,
@@ -83,7 +83,10 @@ def run(ports: Ports, children: list[Child]) -> None:
     apply_in_process(env)
     created, existing = seed_contacts()
     say(f"demo contacts: {created} created, {existing} already there")
-    env_file_values = {"API_URL": ports.api_url, **env, **user_tokens()}
+    env["API_URL"] = ports.api_url
+    env["BUSINESS_NUMBER"] = seed_business_number()
+    say(f"demo business number: {env['BUSINESS_NUMBER']}")
+    env_file_values = {**env, **user_tokens()}
     write_env_file(ENV_FILE, env_file_values)
 
     start_api(ports, env, children)

@@ -7,6 +7,7 @@ range that North American numbering reserves for fiction.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,6 +65,13 @@ DEMO_CONTACTS: tuple[dict[str, Any], ...] = (
 )
 
 
+DEMO_BUSINESS_NUMBER: dict[str, Any] = {
+    "number": "+15125550100",
+    "name": "Acme Demo",
+    "appended_message": "Acme: reply STOP to opt out",
+}
+
+
 @dataclass(frozen=True)
 class DemoUser:
     """A person to act as: users are not stored yet, so a user is a name, a group and a token."""
@@ -99,6 +107,16 @@ def seed_contacts() -> tuple[int, int]:
         else:
             created += 1
     return created, existing
+
+
+def seed_business_number() -> str:
+    """The number the demo texts from and receives on; created once."""
+    from chalicelib.errors import Conflict
+    from chalicelib.services import business_numbers
+
+    with contextlib.suppress(Conflict):
+        business_numbers.create(DEMO_BUSINESS_NUMBER)
+    return DEMO_BUSINESS_NUMBER["number"]
 
 
 def user_tokens() -> dict[str, str]:
