@@ -180,3 +180,41 @@ def test_business_numbers_admin_only_with_compliant_defaults(as_admin, as_agent)
     assert body(patched)["appended_message"] == "Acme: STOP to end"
     listed = [n["number"] for n in body(as_agent.get("/business-numbers"))["items"]]
     assert sorted(listed) == ["+15125550199", "12345"]
+
+
+class _CarrierOptedOut:
+    name = "eum"
+
+    def send(self, message):
+        from chalicelib.transport.base import TransportError
+
+        raise TransportError("recipient is on the EUM opt-out list", permanent=True, recipient_opted_out=True)
+
+
+def test_a_carrier_opt_out_blocks_the_message_and_enters_our_store(business, as_agent):
+    from chalicelib.services import optouts
+    from chalicelib.transport.registry import use_transport
+
+    with use_transport(_CarrierOptedOut()):
+        started = body(start(as_agent))
+    assert started["message"]["status"] == "blocked"
+    assert [(h["action"], h["source"], h["actor"]) for h in optouts.history(ANA)] == [("opt_out", "carrier", "eum")]
+    assert start(as_agent, text="again").status_code == 409
+
+
+class _Throttled:
+    name = "eum"
+
+    def send(self, message):
+        from chalicelib.transport.base import TransportError
+
+        raise TransportError("EUM throttled", permanent=False)
+
+
+def test_a_failed_hand_off_is_recorded_as_failed(business, as_agent):
+    from chalicelib.transport.registry import use_transport
+
+    with use_transport(_Throttled()):
+        started = body(start(as_agent))
+    assert started["message"]["status"] == "failed"
+    assert started["message"]["error"] == "EUM throttled"

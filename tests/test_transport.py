@@ -192,6 +192,7 @@ def test_eum_opted_out_destination_is_permanent_and_says_so(eum):
         transport.send(sms())
 
     assert caught.value.permanent is True
+    assert caught.value.recipient_opted_out is True
 
 
 def test_eum_validation_error_is_permanent(eum):

@@ -121,7 +121,11 @@ def _hand_to_transport(message: Message, outgoing: Outgoing) -> None:
         receipt = get_transport().send(sms)
     except TransportError as error:
         logger.warning("transport refused a message", extra={"to": mask(sms.to), "error": str(error)})
-        update_status(message, "failed", error=str(error))
+        if error.recipient_opted_out:
+            update_status(message, "blocked", error=str(error))
+            optouts.opt_out(sms.to, optouts.Scope(), source="carrier", actor=get_transport().name, reason=str(error))
+        else:
+            update_status(message, "failed", error=str(error))
         return
     message.provider_message_id = receipt.provider_message_id
     update_status(message, "sent", provider_message_id=receipt.provider_message_id)

@@ -33,11 +33,16 @@ class SendReceipt:
 
 
 class TransportError(Exception):
-    """The provider refused or failed the send; `permanent` says whether a retry can help."""
+    """The provider refused or failed the send; `permanent` says whether a retry can help.
 
-    def __init__(self, message: str, *, permanent: bool) -> None:
+    `recipient_opted_out` is the provider's own opt-out list speaking (a carrier
+    STOP we never saw): the caller records it in our store too.
+    """
+
+    def __init__(self, message: str, *, permanent: bool, recipient_opted_out: bool = False) -> None:
         super().__init__(message)
         self.permanent = permanent
+        self.recipient_opted_out = recipient_opted_out
 
 
 class Transport(Protocol):

@@ -108,7 +108,9 @@ def transport_error(exc: ClientError | BotoCoreError) -> TransportError:
     code = error.get("Code", "")
     reason = exc.response.get("Reason")
     if code == "ConflictException" and reason == OPTED_OUT:
-        return TransportError(f"recipient is on the EUM opt-out list ({OPTED_OUT})", permanent=True)
+        return TransportError(
+            f"recipient is on the EUM opt-out list ({OPTED_OUT})", permanent=True, recipient_opted_out=True
+        )
     status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
     transient = code in TRANSIENT_CODES or status >= 500
     detail = f"{code} ({reason})" if reason else code

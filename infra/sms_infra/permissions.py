@@ -107,6 +107,16 @@ def log_statement(log_groups: Iterable[logs.ILogGroup]) -> iam.PolicyStatement:
     return _statement("Logs", LOG_ACTIONS, [group.log_group_arn for group in log_groups])
 
 
+SMS_ACTIONS = ("sms-voice:SendTextMessage", "sms-voice:SendMediaMessage")
+SMS_RESOURCE_TYPES = ("phone-number", "pool", "sender-id", "configuration-set")
+
+
+def sms_statement(region: str, account: str) -> iam.PolicyStatement:
+    """Sending through End User Messaging, from this account's own identities and configuration sets only."""
+    arns = [f"arn:aws:sms-voice:{region}:{account}:{kind}/*" for kind in SMS_RESOURCE_TYPES]
+    return _statement("SendSms", SMS_ACTIONS, arns)
+
+
 def tracing_statement() -> iam.PolicyStatement:
     """X-Ray has no resource-level permissions: `*` is the only resource it accepts."""
     return _statement("Tracing", XRAY_ACTIONS, ["*"])

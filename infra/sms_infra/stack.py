@@ -174,6 +174,7 @@ class SmsEngagementStack(Stack):
             "POWERTOOLS_LOG_LEVEL": "INFO",
             # Responses carry phone numbers and message bodies; traces must not.
             "POWERTOOLS_TRACER_CAPTURE_RESPONSE": "false",
+            "TRANSPORT": "eum",
             BUCKET_ENV: self.bucket.bucket_name,
             USER_POOL_ENV: self.identity.user_pool.user_pool_id,
             USER_POOL_CLIENT_ENV: self.identity.client.user_pool_client_id,
@@ -244,6 +245,7 @@ class SmsEngagementStack(Stack):
             *permissions.bucket_statements(self.bucket),
             permissions.queue_statement(work.queue for work in self.queues.values()),
             permissions.topic_statement(event.topic for event in self.topics.values()),
+            permissions.sms_statement(self.region, self.account),
             permissions.key_statement([self.messaging_key]),
             permissions.tracing_statement(),
         )

@@ -424,3 +424,19 @@ def test_errors_api_gateway_answers_itself_use_the_app_error_shape(synth: Synthe
     assert responses["UNAUTHORIZED"]["statusCode"] == 401
     unauthorized = responses["UNAUTHORIZED"]["responseTemplates"]["application/json"]
     assert json.loads(unauthorized) == {"error": {"code": "unauthorized", "message": "a valid user token is required"}}
+
+
+def test_functions_send_through_eum_from_this_account_only(synth: Synthesized) -> None:
+    statements = [
+        statement
+        for policy in synth.of_type("AWS::IAM::Policy").values()
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+    ] + [
+        statement
+        for role in synth.of_type("AWS::IAM::Role").values()
+        for policy in role["Properties"].get("Policies", [])
+        for statement in policy["PolicyDocument"]["Statement"]
+    ]
+    (send,) = [s for s in statements if s.get("Sid") == "SendSms"]
+    assert sorted(send["Action"]) == ["sms-voice:SendMediaMessage", "sms-voice:SendTextMessage"]
+    assert all("sms-voice" in json.dumps(resource) and resource != "*" for resource in send["Resource"])
