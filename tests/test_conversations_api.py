@@ -218,3 +218,23 @@ def test_a_failed_hand_off_is_recorded_as_failed(business, as_agent):
         started = body(start(as_agent))
     assert started["message"]["status"] == "failed"
     assert started["message"]["error"] == "EUM throttled"
+
+
+def test_a_refused_first_message_leaves_no_conversation_behind(business, spy, as_agent):
+    blank = as_agent.post("/conversations", {"business_number": BUSINESS_NUMBER, "contact_number": ANA, "body": " "})
+    assert blank.status_code == 400
+    assert conversations.open_conversation_id(ANA, BUSINESS_NUMBER) is None
+    assert start(as_agent).status_code == 201
+
+
+@pytest.mark.parametrize("field", ["name", "help_text", "optout_text", "optin_text", "optout_scope"])
+def test_required_business_number_fields_cannot_be_nulled(business, as_admin, field):
+    response = as_admin.patch(f"/business-numbers/{BUSINESS_NUMBER}", {field: None})
+    assert response.status_code == 400
+    assert body(response)["error"]["field"] == field
+
+
+def test_json_responses_say_they_are_json(business, spy, as_agent):
+    response = start(as_agent)
+    assert response.status_code == 201
+    assert response.headers["Content-Type"] == "application/json"

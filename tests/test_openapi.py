@@ -2,19 +2,29 @@
 
 Checked here: the routes it documents are exactly the routes the app registers;
 each operation's `x-roles` is its row of `ROUTE_ROLES`; every request model in
-`chalicelib/api/schemas.py` is documented with the same fields and constraints;
-real response bodies validate against the response schemas; error responses
-use the one error shape with statuses the app can return; the document is
-valid OpenAPI 3.0. None of it touches DynamoDB.
+`chalicelib/api/schemas.py` is documented with the same fields and constraints
+(as a body, a nested item schema or a query string); each documented body
+takes the media types its route accepts, and the Twilio form fields marked
+required are exactly the ones the webhook refuses to do without; real
+response bodies validate against the response schemas, which name every
+property they carry; error responses use the one error shape with statuses
+and codes the app can return; the document is valid OpenAPI 3.0.
+
+The schema comparisons touch no database. The tests that call routes for real
+responses run the app against the suite's DynamoDB Local, like the API tests.
 """
 
 from __future__ import annotations
 
 import inspect
+import json
+import time
+from dataclasses import replace
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, urlencode
 
 import pytest
 import yaml
@@ -26,6 +36,8 @@ from chalicelib import errors
 from chalicelib.api import schemas
 from chalicelib.api.access import PUBLIC, ROUTE_ROLES
 from chalicelib.auth import ROLES
+from chalicelib.signatures import inbound_signature, twilio_signature
+from tests.conftest import BUSINESS_NUMBER, INBOUND_WEBHOOK_SECRET, TEST_API_URL, TWILIO_AUTH_TOKEN, Api
 
 SPEC_PATH = Path(__file__).resolve().parent.parent / "docs" / "openapi.yaml"
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
@@ -43,14 +55,34 @@ REQUEST_MODELS = sorted(
 )
 """Every public pydantic model in schemas.py: each must be documented."""
 
-QUERY_MODELS = {"ContactListParams": ("GET", "/contacts")}
+MODEL_NAMES = frozenset(model.__name__ for model in REQUEST_MODELS)
+
+QUERY_MODELS = {
+    "ContactListParams": ("GET", "/contacts"),
+    "OptOutListParams": ("GET", "/optouts"),
+    "OptInParams": ("DELETE", "/optouts/{number}"),
+}
 """Models that validate a query string, and the operation whose parameters they are.
 
-Every other model validates a JSON body and is documented as the component
-schema of the same name.
+Every other model validates a JSON body, or an item nested in one (`MediaItem`),
+and is documented as the component schema of the same name.
 """
 
-COMPARED_KEYWORDS = ("type", "format", "enum", "minLength", "maxLength", "minimum", "maximum", "default", "nullable")
+FORM = "application/x-www-form-urlencoded"
+
+COMPARED_KEYWORDS = (
+    "type",
+    "format",
+    "enum",
+    "minLength",
+    "maxLength",
+    "minimum",
+    "maximum",
+    "minItems",
+    "maxItems",
+    "default",
+    "nullable",
+)
 """Schema keywords that must agree between a pydantic field and its documentation.
 
 `pattern` is left out on purpose: some names are checked by the services (400)
@@ -105,12 +137,24 @@ def component_name(ref_holder: dict[str, Any], kind: str) -> str:
     return ref[len(prefix) :]
 
 
+def body_content(spec: dict[str, Any], operation: dict[str, Any]) -> dict[str, Any]:
+    return resolve(spec, operation["requestBody"])["content"]
+
+
 def body_schema_ref(spec: dict[str, Any], operation: dict[str, Any]) -> dict[str, Any]:
-    body = resolve(spec, operation["requestBody"])
-    return body["content"]["application/json"]["schema"]
+    return body_content(spec, operation)["application/json"]["schema"]
+
+
+def json_body_model(spec: dict[str, Any], operation: dict[str, Any]) -> str | None:
+    """The request model an operation's JSON body is, if it takes one."""
+    if "requestBody" not in operation or "application/json" not in body_content(spec, operation):
+        return None
+    return component_name(body_schema_ref(spec, operation), "schemas")
 
 
 # --- Normal forms: pydantic's JSON schema and OpenAPI 3.0 say "nullable" differently.
+# A nested model is compared by name ({"$model": name}) on both sides; the
+# nested model's own schema is then compared field by field like any other.
 
 
 def from_pydantic(node: dict[str, Any]) -> dict[str, Any]:
@@ -120,11 +164,18 @@ def from_pydantic(node: dict[str, Any]) -> dict[str, Any]:
         others = [variant for variant in variants if variant != {"type": "null"}]
         assert len(others) == 1 and len(others) < len(variants), f"only `X | None` unions are mapped: {variants}"
         node.update(others[0], nullable=True)
-    assert "$ref" not in node, "nested models are not mapped yet; extend from_pydantic"
+    if "$ref" in node:
+        assert not node.get("nullable"), "an optional nested model is not mapped yet; extend from_pydantic"
+        ref = node["$ref"]
+        assert ref.startswith("#/$defs/"), ref
+        return {"$model": ref.removeprefix("#/$defs/")}
     return _normal(node, from_pydantic)
 
 
 def from_openapi(spec: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
+    ref = node.get("$ref", "")
+    if ref.startswith("#/components/schemas/") and ref.removeprefix("#/components/schemas/") in MODEL_NAMES:
+        return {"$model": ref.removeprefix("#/components/schemas/")}
     node = dict(resolve(spec, node))
     if "enum" in node:
         node["enum"] = [value for value in node["enum"] if value is not None]
@@ -175,18 +226,33 @@ def test_operation_roles_match_the_access_table(spec: dict[str, Any], route: tup
 # --- (c) request models
 
 
-def test_request_bodies_reference_a_request_model(spec: dict[str, Any]) -> None:
-    model_names = {model.__name__ for model in REQUEST_MODELS}
-    for route, operation in operations(spec).items():
-        if "requestBody" in operation:
-            name = component_name(body_schema_ref(spec, operation), "schemas")
-            assert name in model_names, f"{route} body schema {name} is not a model in chalicelib/api/schemas.py"
+def test_request_bodies_match_the_routes(app: Any, spec: dict[str, Any]) -> None:
+    """JSON bodies are request models; form bodies (Twilio's) are schemas of their own."""
+    for (method, path), operation in operations(spec).items():
+        route = (method, path)
+        if method in ("POST", "PUT", "PATCH"):
+            assert "requestBody" in operation, f"{route} reads a body: document it"
+        if "requestBody" not in operation:
+            continue
+        content = body_content(spec, operation)
+        accepted = app.routes[path][method].content_types
+        assert set(content) == set(accepted), f"{route} body media types: the route accepts {accepted}"
+        for media_type, media in content.items():
+            name = component_name(media["schema"], "schemas")
+            if media_type == "application/json":
+                assert name in MODEL_NAMES, f"{route} body schema {name} is not a model in chalicelib/api/schemas.py"
+            else:
+                assert name not in MODEL_NAMES, f"{route}: a request model is a JSON body, not {media_type}"
+                assert spec["components"]["schemas"][name]["type"] == "object", f"{route} {media_type} fields"
 
 
 def expected_fields(model: type[BaseModel]) -> tuple[dict[str, dict[str, Any]], set[str]]:
     """Each field's schema in normal form, and the names of the required fields."""
     model_schema = model.model_json_schema()
     fields = {name: from_pydantic(prop) for name, prop in model_schema["properties"].items()}
+    for name, field in model.model_fields.items():
+        if field.default_factory is not None:  # pydantic leaves these defaults out of its schema
+            fields[field.alias or name]["default"] = field.default_factory()  # type: ignore[call-arg]
     return fields, set(model_schema.get("required", ()))
 
 
@@ -198,11 +264,13 @@ def test_body_model_is_documented_field_by_field(spec: dict[str, Any], model: ty
     documented = spec["components"]["schemas"].get(model.__name__)
     assert documented is not None, f"no components/schemas/{model.__name__} for the request model"
     used_by = [
-        route
-        for route, operation in operations(spec).items()
-        if "requestBody" in operation and component_name(body_schema_ref(spec, operation), "schemas") == model.__name__
+        route for route, operation in operations(spec).items() if json_body_model(spec, operation) == model.__name__
     ]
-    assert used_by, f"{model.__name__} is documented but no operation's request body uses it"
+    nested_in = [
+        other.__name__ for other in REQUEST_MODELS if model.__name__ in other.model_json_schema().get("$defs", {})
+    ]
+    # A nested model's place in its parents is checked with the parents' fields ({"$model": name}).
+    assert used_by or nested_in, f"{model.__name__} is documented but no request body uses it, directly or nested"
     assert set(documented["properties"]) == set(fields)
     for name, prop in documented["properties"].items():
         assert from_openapi(spec, prop) == fields[name], f"{model.__name__}.{name}"
@@ -229,9 +297,36 @@ def test_query_model_is_documented_param_by_param(spec: dict[str, Any], model_na
 # --- responses
 
 
+def closed(node: dict[str, Any]) -> dict[str, Any]:
+    """An inlined schema with every object closed: a property it does not name fails validation.
+
+    `allOf` parts are merged into one object first (closing each part would
+    refuse the others' properties). An explicit `additionalProperties` stays.
+    """
+    node = dict(node)
+    for part in node.pop("allOf", ()):
+        assert part.get("type", "object") == "object", f"allOf of objects only: {part}"
+        node.setdefault("type", "object")
+        node["properties"] = {**node.get("properties", {}), **part.get("properties", {})}
+        node["required"] = [*node.get("required", ()), *part.get("required", ())]
+    if "properties" in node:
+        node["properties"] = {name: closed(prop) for name, prop in node["properties"].items()}
+        node.setdefault("additionalProperties", False)
+    for key in ("items", "additionalProperties"):
+        if isinstance(node.get(key), dict):
+            node[key] = closed(node[key])
+    for key in ("oneOf", "anyOf"):
+        if key in node:
+            node[key] = [closed(variant) for variant in node[key]]
+    return node
+
+
+def validator_for(spec: dict[str, Any], schema: dict[str, Any]) -> OAS30Validator:
+    return OAS30Validator(closed(inline(spec, schema)), format_checker=oas30_format_checker)
+
+
 def schema_validator(spec: dict[str, Any], name: str) -> OAS30Validator:
-    schema = inline(spec, spec["components"]["schemas"][name])
-    return OAS30Validator(schema, format_checker=oas30_format_checker)
+    return validator_for(spec, spec["components"]["schemas"][name])
 
 
 def test_contact_schema_describes_contact_view(spec: dict[str, Any]) -> None:
@@ -258,15 +353,23 @@ def test_contact_schema_describes_contact_view(spec: dict[str, Any]) -> None:
     schema_validator(spec, "ContactList").validate(Page([], None).body())
 
 
-def test_error_schema_describes_api_errors(spec: dict[str, Any]) -> None:
+def test_error_schema_describes_api_errors(app: Any, spec: dict[str, Any]) -> None:
+    from chalicelib.services.agent_messages import ConversationExists
+
     validator = schema_validator(spec, "Error")
     validator.validate(errors.NotFound("no such thing").body())
     details = [{"field": "limit", "code": "greater_than_equal", "message": "too small"}]
     validator.validate(errors.ValidationFailed("limit: too small", field="limit", details=details).body())
+    exists = ConversationExists("already open", field="contact_number", extra={"conversation_id": "conv_1"})
+    validator.validate(exists.body())
 
 
 def api_error_codes() -> dict[int, set[str]]:
-    """Error codes by HTTP status: the app's own errors, and Chalice's that middleware reshapes."""
+    """Error codes by HTTP status: the app's own errors, and Chalice's that middleware reshapes.
+
+    Subclasses are found once their modules are imported: callers take the
+    `app` fixture, which imports every module a route can reach.
+    """
     codes: dict[int, set[str]] = {415: {"unsupported_media_type"}}
     pending = [errors.ApiError]
     while pending:
@@ -276,23 +379,351 @@ def api_error_codes() -> dict[int, set[str]]:
     return codes
 
 
-def test_error_responses_are_ones_the_app_returns(spec: dict[str, Any]) -> None:
+def test_error_codes_include_the_services_own(app: Any) -> None:
+    codes = api_error_codes()
+    assert {"conversation_exists", "conversation_closed", "recipient_opted_out"} <= codes[409]
+
+
+def test_description_lists_every_error_code(app: Any, spec: dict[str, Any]) -> None:
+    description = spec["info"]["description"]
+    raised = {code for statuses in api_error_codes().values() for code in statuses} - {errors.ApiError.code}
+    missing = sorted(code for code in raised if f"`{code}`" not in description)
+    assert not missing, f"info.description should list these error codes: {missing}"
+
+
+def response_examples(content: dict[str, Any]) -> list[Any]:
+    if "example" in content:
+        return [content["example"]]
+    return [example["value"] for example in content.get("examples", {}).values()]
+
+
+def test_error_responses_are_ones_the_app_returns(app: Any, spec: dict[str, Any]) -> None:
     codes = api_error_codes()
     for route, operation in operations(spec).items():
         statuses = {int(status) for status in operation["responses"]}
-        if ROUTE_ROLES.get(route) != PUBLIC:
+        public = ROUTE_ROLES.get(route) == PUBLIC
+        body = "requestBody" in operation
+        if public:
+            assert 403 in statuses, f"{route} is public: document the 403 for a refused signature"
+            assert 401 not in statuses, f"{route} is public: it never asks for a user token"
+        else:
             assert {401, 403} <= statuses, f"{route} needs its 401 and 403 responses"
-        if "requestBody" in operation:
-            assert {400, 413, 415} <= statuses, f"{route} reads a body: document 400, 413 and 415"
+        if body:
+            assert 415 in statuses, f"{route} reads a body: document 415"
+        if json_body_model(spec, operation) is not None:
+            assert 400 in statuses, f"{route} validates a body: document 400"
+        # Only bodies read through parse_body have the size limit; webhooks read theirs raw to check signatures.
+        assert (413 in statuses) == (body and not public), f"{route}: 413 iff a user route reads a body"
         for status in statuses:
             if status < 400:
                 continue
             response = resolve(spec, operation["responses"][str(status)])
+            assert set(response["content"]) == {"application/json"}, f"{route} {status}: errors are JSON"
             content = response["content"]["application/json"]
             assert component_name(content["schema"], "schemas") == "Error", f"{route} {status}"
             assert status in codes, f"{route} documents {status}, which the app never returns"
-            assert content["example"]["error"]["code"] in codes[status], f"{route} {status} example code"
-            schema_validator(spec, "Error").validate(content["example"])
+            examples = response_examples(content)
+            assert examples, f"{route} {status}: give an example"
+            for example in examples:
+                assert example["error"]["code"] in codes[status], f"{route} {status} example code"
+                schema_validator(spec, "Error").validate(example)
+
+
+def test_schema_examples_are_valid(spec: dict[str, Any]) -> None:
+    for name, schema in spec["components"]["schemas"].items():
+        if "example" in schema:
+            schema_validator(spec, name).validate(schema["example"])
+
+
+# --- real responses of the routes, against the documented response for their status
+
+ANA = "+15125550134"
+
+
+def documented_body(spec: dict[str, Any], route: tuple[str, str], response: Any) -> Any:
+    """The response's body, after checking it is what `route` documents for its status."""
+    status = str(response.status_code)
+    documented = operations(spec)[route]["responses"]
+    assert status in documented, f"{route} answered {status}, which is not documented: {response.body[:300]!r}"
+    content = resolve(spec, documented[status]).get("content")
+    if not content:
+        assert not response.body, f"{route} {status} documents no body"
+        return None
+    # A handler that returns Response(body=dict) sets no Content-Type; API Gateway then says application/json.
+    media_type = response.headers.get("Content-Type", "application/json").split(";")[0].strip()
+    assert media_type in content, f"{route} {status} answered {media_type}, documented {sorted(content)}"
+    body = json.loads(response.body) if media_type == "application/json" else response.body.decode()
+    validator_for(spec, content[media_type]["schema"]).validate(body)
+    return body
+
+
+class User:
+    """One user calling documented routes; each answer is checked against the document."""
+
+    def __init__(self, spec: dict[str, Any], api: Api) -> None:
+        self.spec = spec
+        self.api = api
+
+    def __call__(self, method: str, route: str, status: int, path: str | None = None, body: Any = None) -> Any:
+        response = self.api.request(method, path or route, body)
+        assert response.status_code == status, (method, path or route, response.status_code, response.body)
+        return documented_body(self.spec, (method, route), response)
+
+
+@pytest.fixture
+def agent(spec: dict[str, Any], as_agent: Api) -> User:
+    return User(spec, as_agent)
+
+
+@pytest.fixture
+def supervisor(spec: dict[str, Any], as_supervisor: Api) -> User:
+    return User(spec, as_supervisor)
+
+
+@pytest.fixture
+def admin(spec: dict[str, Any], as_admin: Api) -> User:
+    return User(spec, as_admin)
+
+
+def test_business_number_responses(spec: dict[str, Any], business: Any, admin: User, agent: User) -> None:
+    created = admin("POST", "/business-numbers", 201, body={"number": "(512) 555-0199", "name": "Acme Support"})
+    assert created["number"] == "+15125550199"
+    admin("POST", "/business-numbers", 201, body={"number": "12345", "name": "Promo", "kind": "short_code"})
+    error = admin("POST", "/business-numbers", 409, body={"number": "5125550199", "name": "again"})
+    assert error["error"]["code"] == "conflict"
+    admin("POST", "/business-numbers", 400, body={"number": "123", "name": "x"})
+    route = "/business-numbers/{number}"
+    changes = {"appended_message": "Acme: STOP to end", "mps": 5, "optout_scope": "campaign", "campaign_id": "spring"}
+    changed = admin("PATCH", route, 200, "/business-numbers/15125550199", changes)
+    assert (changed["mps"], changed["campaign_id"]) == (5, "spring")
+    cleared = admin("PATCH", route, 200, "/business-numbers/15125550199", {"appended_message": None, "mps": None})
+    assert (cleared["appended_message"], cleared["mps"]) == (None, 1)
+    admin("PATCH", route, 404, "/business-numbers/15125550198", {"name": "x"})
+    admin("PATCH", route, 400, "/business-numbers/12345", {"optout_scope": "campaign"})
+    agent("PATCH", route, 403, "/business-numbers/12345", {"name": "x"})
+    listed = agent("GET", "/business-numbers", 200)
+    assert len(listed["items"]) == 3
+
+
+def test_conversation_responses(spec: dict[str, Any], business: Any, agent: User, supervisor: User) -> None:
+    from chalicelib.services import conversations
+
+    media = [{"url": "s3://test-bucket/media/a.jpg", "content_type": "image/jpeg"}]
+    first = {"business_number": BUSINESS_NUMBER, "contact_number": "(512) 555-0134", "body": "Hi :tada:"}
+    started = agent("POST", "/conversations", 201, body={**first, "media": media})
+    conversation_id = started["conversation"]["id"]
+    assert started["message"]["media"] == media
+    exists = agent("POST", "/conversations", 409, body=first)
+    assert exists["error"] == {**exists["error"], "code": "conversation_exists", "conversation_id": conversation_id}
+    agent("POST", "/conversations", 404, body={**first, "business_number": "+15125550199"})
+    agent("POST", "/conversations", 400, body={**first, "contact_number": "5125550136", "media": [{"url": ""}]})
+
+    route = "/conversations/{conversation_id}"
+    messages = f"/conversations/{conversation_id}/messages"
+    agent("POST", route + "/messages", 201, messages, {"body": "", "media": media})
+    agent("POST", route + "/messages", 400, messages, {"body": "x" * 1601})
+    agent("POST", route + "/messages", 404, "/conversations/conv_missing/messages", {"body": "hi"})
+    thread = agent("GET", route, 200, f"/conversations/{conversation_id}")
+    assert len(thread["messages"]) == 2
+    agent("GET", route, 404, "/conversations/conv_missing")
+    listed = agent("GET", "/contacts/{number}/conversations", 200, f"/contacts/{quote(ANA)}/conversations")
+    assert [c["id"] for c in listed["items"]] == [conversation_id]
+    agent("GET", "/contacts/{number}/conversations", 400, "/contacts/123/conversations")
+
+    supervisor("POST", "/optouts", 200, body={"numbers": [ANA], "reason": "asked by phone"})
+    refused = agent("POST", route + "/messages", 409, messages, {"body": "still there?"})
+    assert refused["error"]["code"] == "recipient_opted_out"
+    conversations.close(conversation_id, "ada")
+    assert agent("POST", "/conversations", 409, body=first)["error"]["code"] == "recipient_opted_out"
+    closed_reply = agent("POST", route + "/messages", 409, messages, {"body": "hello?"})
+    assert closed_reply["error"]["code"] == "conversation_closed"
+    closed_thread = agent("GET", route, 200, f"/conversations/{conversation_id}")
+    assert closed_thread["status"] == "closed" and closed_thread["closed_at"] is not None
+
+
+class CarrierOptedOut:
+    """A transport whose provider has the recipient on its own opt-out list."""
+
+    name = "eum"
+
+    def send(self, message: Any) -> Any:
+        from chalicelib.transport.base import TransportError
+
+        raise TransportError("recipient is on the EUM opt-out list", permanent=True, recipient_opted_out=True)
+
+
+def test_carrier_refusal_responses(spec: dict[str, Any], business: Any, agent: User) -> None:
+    from chalicelib.transport.registry import use_transport
+
+    first = {"business_number": BUSINESS_NUMBER, "contact_number": ANA, "body": "Hi"}
+    with use_transport(CarrierOptedOut()):
+        started = agent("POST", "/conversations", 201, body=first)
+    assert (started["message"]["status"], started["message"]["error"]) == (
+        "blocked",
+        "recipient is on the EUM opt-out list",
+    )
+    history = agent("GET", "/contacts/{number}/optout-history", 200, "/contacts/15125550134/optout-history")
+    assert [(h["source"], h["actor"]) for h in history["items"]] == [("carrier", "eum")]
+    listed = agent("GET", "/optouts", 200)
+    assert [o["source"] for o in listed["items"]] == ["carrier"]
+
+
+def test_optout_responses(spec: dict[str, Any], agent: User, supervisor: User, admin: User) -> None:
+    numbers = {"numbers": [ANA, "555", "5125550134", "+15125550135"], "reason": "asked by phone"}
+    results = supervisor("POST", "/optouts", 200, body=numbers)["results"]
+    assert [r["result"] for r in results] == ["opted_out", "rejected", "already_opted_out", "opted_out"]
+    supervisor("POST", "/optouts", 200, body={"numbers": [ANA], "campaign_id": "spring", "reason": "x"})
+    supervisor("POST", "/optouts", 400, body={"numbers": [], "reason": "x"})
+    agent("POST", "/optouts", 403, body=numbers)
+
+    page = agent("GET", "/optouts", 200, "/optouts?limit=1")
+    assert page["next_cursor"] is not None
+    rest = agent("GET", "/optouts", 200, f"/optouts?limit=1&cursor={page['next_cursor']}")
+    assert rest["next_cursor"] is None
+    campaign = agent("GET", "/optouts", 200, "/optouts?campaign_id=spring")["items"]
+    assert [(o["scope"], o["campaign_id"]) for o in campaign] == [("campaign", "spring")]
+    agent("GET", "/optouts", 400, f"/optouts?campaign_id=other&cursor={page['next_cursor']}")
+    agent("GET", "/optouts", 400, "/optouts?limit=0")
+
+    route = "/optouts/{number}"
+    back_in = admin("DELETE", route, 200, f"/optouts/{quote(ANA)}?reason=consent+renewed")
+    assert back_in == {"number": ANA, "result": "opted_in"}
+    again = admin("DELETE", route, 200, "/optouts/15125550134?reason=consent+renewed")
+    assert again["result"] == "was_not_opted_out"
+    admin("DELETE", route, 200, "/optouts/15125550134?reason=consent&campaign_id=spring")
+    admin("DELETE", route, 400, "/optouts/15125550134")
+    supervisor("DELETE", route, 403, "/optouts/15125550134?reason=x")
+
+    history = agent("GET", "/contacts/{number}/optout-history", 200, "/contacts/15125550134/optout-history")
+    assert [h["action"] for h in history["items"]] == ["opt_out", "opt_out", "opt_in", "opt_in"]
+    agent("GET", "/contacts/{number}/optout-history", 400, "/contacts/123/optout-history")
+
+
+def test_message_helper_responses(
+    spec: dict[str, Any], business: Any, agent: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chalicelib.api import messages
+    from chalicelib.config import get_settings
+
+    preview = agent(
+        "POST", "/messages/preview", 200, body={"body": "Olá :thumbsup:", "business_number": BUSINESS_NUMBER}
+    )
+    assert preview["encoding"] == "UCS-2"
+    agent("POST", "/messages/preview", 200, body={"body": "Hello"})
+    agent("POST", "/messages/preview", 400, body={"body": "   "})
+    agent("POST", "/messages/preview", 404, body={"body": "Hi", "business_number": "+15125550199"})
+    upload = agent("POST", "/media", 201, body={"content_type": "image/png", "filename": "menu.png"})
+    assert upload["content_type"] == "image/png"
+    agent("POST", "/media", 400, body={"content_type": "text/html"})
+
+    agent("POST", "/conversations", 201, body={"business_number": BUSINESS_NUMBER, "contact_number": ANA, "body": "Hi"})
+    outbox = agent("GET", "/dev/outbox", 200)
+    assert [item["to"] for item in outbox["items"]] == [ANA]
+    monkeypatch.setattr(messages, "get_settings", lambda: replace(get_settings(), stage="prod"))
+    agent("GET", "/dev/outbox", 404)
+
+
+def twilio_post(client: Any, path: str, form: dict[str, str], token: str = TWILIO_AUTH_TOKEN) -> Any:
+    signature = twilio_signature(TEST_API_URL + path, form, token)
+    headers = {"Content-Type": FORM, "X-Twilio-Signature": signature}
+    return client.http.post(path, headers=headers, body=urlencode(form))
+
+
+def inbound_post(client: Any, payload: Any, secret: str = INBOUND_WEBHOOK_SECRET, age: int = 0) -> Any:
+    body = json.dumps(payload).encode()
+    stamp = str(int(time.time()) - age)
+    headers = {
+        "Content-Type": "application/json",
+        "X-Timestamp": stamp,
+        "X-Signature": inbound_signature(stamp, body, secret),
+    }
+    return client.http.post("/webhooks/inbound", headers=headers, body=body)
+
+
+def documented_form(spec: dict[str, Any], route: tuple[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
+    """The form schema of a webhook, and a form made of its properties' examples."""
+    schema = inline(spec, body_content(spec, operations(spec)[route])[FORM]["schema"])
+    form = {name: prop["example"] for name, prop in schema["properties"].items()}
+    return schema, form
+
+
+def test_twilio_form_fields_are_the_ones_the_webhooks_need(spec: dict[str, Any], client: Any, business: Any) -> None:
+    """Each documented field is sent; leaving one out is refused (400) exactly when it is documented as required."""
+    sent = 0
+
+    def post(route: tuple[str, str], fields: dict[str, str]) -> int:
+        nonlocal sent
+        sent += 1
+        if "MessageSid" in fields:  # a new message each time, not a retry
+            fields = {**fields, "MessageSid": f"{fields['MessageSid']}{sent}"}
+        if "To" in fields:
+            fields = {**fields, "To": BUSINESS_NUMBER}
+        response = twilio_post(client, route[1], fields)
+        documented_body(spec, route, response)
+        return response.status_code
+
+    for path in ("/webhooks/twilio", "/webhooks/twilio/status"):
+        route = ("POST", path)
+        schema, form = documented_form(spec, route)
+        validator_for(spec, schema).validate(form)
+        required = set(schema.get("required", ()))
+        assert post(route, form) == 200, path
+        for name in form:
+            without = {key: value for key, value in form.items() if key != name}
+            assert post(route, without) == (400 if name in required else 200), f"{path} without {name}"
+
+
+def test_webhook_responses(spec: dict[str, Any], client: Any, business: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
+
+    from chalicelib.services import inbound
+
+    twilio = ("POST", "/webhooks/twilio")
+    _, form = documented_form(spec, twilio)
+    form = {**form, "To": BUSINESS_NUMBER}
+    assert documented_body(spec, twilio, twilio_post(client, twilio[1], form)).endswith("<Response/>")
+    documented_body(spec, twilio, twilio_post(client, twilio[1], form))  # a retry
+    refused = twilio_post(client, twilio[1], form, token="wrong")
+    assert refused.status_code == 403
+    assert documented_body(spec, twilio, refused)["error"]["code"] == "forbidden"
+    unknown = twilio_post(client, twilio[1], {**form, "MessageSid": "SMunknown", "To": "+15125550199"})
+    assert unknown.status_code == 404
+    documented_body(spec, twilio, unknown)
+    not_form = client.http.post(twilio[1], headers={"Content-Type": "application/json"}, body="{}")
+    assert not_form.status_code == 415
+    documented_body(spec, twilio, not_form)
+    status = ("POST", "/webhooks/twilio/status")
+    _, receipt = documented_form(spec, status)
+    for token, code in ((TWILIO_AUTH_TOKEN, 200), ("wrong", 403)):
+        response = twilio_post(client, status[1], receipt, token=token)
+        assert response.status_code == code
+        documented_body(spec, status, response)
+
+    route = ("POST", "/webhooks/inbound")
+    schema = spec["components"]["schemas"]["InboundWebhook"]
+    payload = {name: prop.get("example") for name, prop in schema["properties"].items() if "example" in prop}
+    payload = {**payload, "to": BUSINESS_NUMBER, "media": [{"url": "https://example.com/a.jpg"}]}
+    stored = documented_body(spec, route, inbound_post(client, payload))
+    assert stored["keyword"] is None
+    assert documented_body(spec, route, inbound_post(client, payload)) == stored  # a retry: the first answer
+    stop = documented_body(spec, route, inbound_post(client, {**payload, "id": "msg-stop", "body": "Stop"}))
+    assert stop["keyword"] == "STOP"
+    for bad in (inbound_post(client, payload, secret="wrong"), inbound_post(client, payload, age=301)):
+        assert bad.status_code == 403
+        documented_body(spec, route, bad)
+    invalid = inbound_post(client, {"id": "msg-x", "to": BUSINESS_NUMBER})
+    assert invalid.status_code == 400
+    assert documented_body(spec, route, invalid)["error"]["field"] == "from"
+    unknown_number = inbound_post(client, {**payload, "id": "msg-y", "to": "+15125550199"})
+    assert unknown_number.status_code == 404
+    documented_body(spec, route, unknown_number)
+
+    def in_progress(sms: Any) -> Any:
+        raise IdempotencyAlreadyInProgressError("being processed")
+
+    monkeypatch.setattr(inbound, "_receive", in_progress)
+    retry = documented_body(spec, route, inbound_post(client, {**payload, "id": "msg-z"}))
+    assert retry == {"accepted": True, "duplicate": True, "in_progress": True}
 
 
 # --- the document itself

@@ -8,7 +8,7 @@ from urllib.parse import unquote
 from chalice import Blueprint, Response
 
 from chalicelib.api.authorizer import cognito
-from chalicelib.api.payloads import parse_body
+from chalicelib.api.payloads import created, parse_body
 from chalicelib.api.schemas import BusinessNumberChanges, BusinessNumberCreate
 from chalicelib.services import business_numbers
 
@@ -23,7 +23,7 @@ def list_business_numbers() -> dict[str, Any]:
 @blueprint.route("/business-numbers", methods=["POST"], authorizer=cognito)
 def create_business_number() -> Response:
     payload = parse_body(blueprint.current_request, BusinessNumberCreate)
-    return Response(body=business_numbers.create(payload.model_dump(exclude_unset=True)), status_code=201)
+    return created(business_numbers.create(payload.model_dump(exclude_unset=True)))
 
 
 @blueprint.route("/business-numbers/{number}", methods=["PATCH"], authorizer=cognito)

@@ -8,7 +8,7 @@ from urllib.parse import unquote
 from chalice import Blueprint, Response
 
 from chalicelib.api.authorizer import cognito
-from chalicelib.api.payloads import parse_body, parse_query
+from chalicelib.api.payloads import created, parse_body, parse_query
 from chalicelib.api.schemas import ContactChanges, ContactCreate, ContactListParams
 from chalicelib.services import contacts
 
@@ -29,7 +29,7 @@ def list_contacts() -> dict[str, Any]:
 @blueprint.route("/contacts", methods=["POST"], authorizer=cognito)
 def create_contact() -> Response:
     payload = parse_body(blueprint.current_request, ContactCreate)
-    return Response(body=contacts.create_contact(payload.model_dump(exclude_unset=True)), status_code=201)
+    return created(contacts.create_contact(payload.model_dump(exclude_unset=True)))
 
 
 @blueprint.route("/contacts/{number}", methods=["GET"], authorizer=cognito)

@@ -8,7 +8,7 @@ from urllib.parse import unquote
 from chalice import Blueprint, Response
 
 from chalicelib.api.authorizer import cognito
-from chalicelib.api.payloads import parse_body
+from chalicelib.api.payloads import created, parse_body
 from chalicelib.api.schemas import ConversationCreate, MessageCreate
 from chalicelib.auth import caller_from_context
 from chalicelib.models.messages import Media
@@ -32,7 +32,7 @@ def start_conversation() -> Response:
     started = agent_messages.start_conversation(
         payload.business_number, payload.contact_number, payload.body, _media(payload), _username()
     )
-    return Response(body=started, status_code=201)
+    return created(started)
 
 
 @blueprint.route("/conversations/{conversation_id}", methods=["GET"], authorizer=cognito)
@@ -48,7 +48,7 @@ def get_conversation(conversation_id: str) -> dict[str, Any]:
 def reply(conversation_id: str) -> Response:
     payload = parse_body(blueprint.current_request, MessageCreate)
     message = agent_messages.reply(conversation_id, payload.body, _media(payload), _username())
-    return Response(body=message, status_code=201)
+    return created(message)
 
 
 @blueprint.route("/contacts/{number}/conversations", methods=["GET"], authorizer=cognito)

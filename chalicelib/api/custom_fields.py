@@ -7,7 +7,7 @@ from typing import Any
 from chalice import Blueprint, Response
 
 from chalicelib.api.authorizer import cognito
-from chalicelib.api.payloads import parse_body
+from chalicelib.api.payloads import created, parse_body
 from chalicelib.api.schemas import FieldCreate
 from chalicelib.services import custom_fields
 
@@ -23,7 +23,7 @@ def list_fields() -> dict[str, Any]:
 @blueprint.route("/fields", methods=["POST"], authorizer=cognito)
 def create_field() -> Response:
     payload = parse_body(blueprint.current_request, FieldCreate)
-    return Response(body=custom_fields.create_field(payload.name, payload.label), status_code=201)
+    return created(custom_fields.create_field(payload.name, payload.label))
 
 
 @blueprint.route("/fields/{name}", methods=["DELETE"], authorizer=cognito)

@@ -7,7 +7,7 @@ from typing import Any
 from chalice import Blueprint, Response
 
 from chalicelib.api.authorizer import cognito
-from chalicelib.api.payloads import parse_body
+from chalicelib.api.payloads import created, parse_body
 from chalicelib.api.schemas import MediaUploadRequest, PreviewRequest
 from chalicelib.composition import compose
 from chalicelib.config import get_settings
@@ -33,7 +33,7 @@ def upload_media() -> Response:
     payload = parse_body(blueprint.current_request, MediaUploadRequest)
     media_id = new_id("media")
     upload = presigned_upload(f"media/{media_id}", payload.content_type)
-    return Response(body={"media_id": media_id, "content_type": payload.content_type, **upload}, status_code=201)
+    return created({"media_id": media_id, "content_type": payload.content_type, **upload})
 
 
 @blueprint.route("/dev/outbox", methods=["GET"], authorizer=cognito)

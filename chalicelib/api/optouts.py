@@ -8,7 +8,7 @@ from urllib.parse import unquote
 from chalice import Blueprint, Response
 
 from chalicelib.api.authorizer import cognito
-from chalicelib.api.payloads import parse_body, parse_query
+from chalicelib.api.payloads import json_response, parse_body, parse_query
 from chalicelib.api.schemas import OptInParams, OptOutCreate, OptOutListParams
 from chalicelib.auth import caller_from_context
 from chalicelib.errors import ValidationFailed
@@ -42,7 +42,7 @@ def create_optouts() -> Response:
             continue
         changed = optouts.opt_out(number, scope, source="manual", actor=_actor(), reason=payload.reason)
         results.append({"number": number, "result": "opted_out" if changed else "already_opted_out"})
-    return Response(body={"results": results}, status_code=200)
+    return json_response({"results": results}, 200)
 
 
 @blueprint.route("/optouts/{number}", methods=["DELETE"], authorizer=cognito)

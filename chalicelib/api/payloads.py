@@ -50,5 +50,14 @@ def validate(schema: type[SchemaT], data: Mapping[str, Any]) -> SchemaT:
         raise ValidationFailed(message, field=first["field"] or None, details=details) from None
 
 
+def json_response(body: Any, status: int) -> Response:
+    """A JSON response with its Content-Type said explicitly (`chalice local` would omit it)."""
+    return Response(body=body, status_code=status, headers={"Content-Type": "application/json"})
+
+
+def created(body: Any) -> Response:
+    return json_response(body, 201)
+
+
 def error_response(error: ApiError) -> Response:
-    return Response(body=error.body(), status_code=error.status, headers={"Content-Type": "application/json"})
+    return json_response(error.body(), error.status)

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from chalicelib.composition import compose
 from chalicelib.errors import Conflict
 from chalicelib.models.messages import Media
 from chalicelib.services import business_numbers, contacts, conversations
@@ -21,11 +22,13 @@ def start_conversation(
 ) -> dict[str, Any]:
     """Open a conversation with a first message; an unknown number becomes a contact.
 
-    The guard is asked before anything is created, so a refused first message
-    leaves no empty conversation behind; `send` asks it again as always.
+    The body is validated and the guard asked before anything is created, so a
+    refused first message leaves no empty conversation behind; `send` does both
+    again as always.
     """
     business = business_numbers.load(business_number)
     number = contacts.parse_number(contact_number, field="contact_number")
+    compose(body, business.appended_message, allow_empty=bool(media))
     probe = Outgoing("", number, business, body, Purpose.AGENT, sender, media)
     refusal = guard(probe)
     if refusal is not None:

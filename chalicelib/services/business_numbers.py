@@ -71,7 +71,13 @@ def create(data: Mapping[str, Any]) -> dict[str, Any]:
     return view(item)
 
 
+REQUIRED_FIELDS = ("name", "origination_identity", "help_text", "optout_text", "optin_text", "optout_scope")
+
+
 def update(raw_number: str, changes: Mapping[str, Any]) -> dict[str, Any]:
+    for name in REQUIRED_FIELDS:
+        if name in changes and changes[name] is None:
+            raise ValidationFailed(f"{name} cannot be null", field=name)
     item = load(raw_number)
     for name, value in changes.items():
         setattr(item, name, value)
