@@ -2,24 +2,18 @@
 
 from __future__ import annotations
 
-from functools import cache
-
-import boto3
 from botocore.config import Config
 
-from chalicelib.config import aws_region, resource_name
+from chalicelib.aws_clients import RETRIES, LazyClient
+from chalicelib.config import resource_name
 
 UPLOAD_SECONDS = 900
-
-
-@cache
-def _s3(region: str) -> object:
-    return boto3.client("s3", region_name=region, config=Config(signature_version="s3v4", retries={"mode": "standard"}))
+_s3 = LazyClient("s3", config=RETRIES.merge(Config(signature_version="s3v4")))
 
 
 def presigned_upload(key: str, content_type: str) -> dict[str, str | int]:
     bucket = resource_name("BUCKET")
-    url = _s3(aws_region()).generate_presigned_url(  # type: ignore[attr-defined]
+    url = _s3.get().generate_presigned_url(
         "put_object",
         Params={"Bucket": bucket, "Key": key, "ContentType": content_type},
         ExpiresIn=UPLOAD_SECONDS,

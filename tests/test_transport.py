@@ -229,9 +229,14 @@ def test_eum_unreachable_endpoint_is_transient():
     assert caught.value.permanent is False
 
 
-def test_eum_builds_its_client_lazily_with_standard_retries():
+def test_eum_builds_its_client_lazily_with_standard_retries(monkeypatch):
+    import boto3
+
+    built = []
+    real_session = boto3.session.Session
+    monkeypatch.setattr(boto3.session, "Session", lambda *a, **kw: built.append(1) or real_session(*a, **kw))
     transport = EumTransport()
-    assert transport._client is None
+    assert built == []
 
     client = transport.client
 

@@ -7,20 +7,13 @@ it suits accounts that have not moved to End User Messaging yet.
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
+from chalicelib.aws_clients import LazyClient
 from chalicelib.transport.base import OutboundSms, SendReceipt, TransportError
-
-RETRIES = Config(retries={"mode": "standard", "total_max_attempts": 3})
-"""Three attempts in all (botocore's `max_attempts` would count retries only, i.e. four).
-
-botocore retries throttling and 5xx itself; a `TransportError` is what is left after that.
-"""
 
 TRANSIENT_CODES = frozenset({"Throttled", "Throttling", "KMSThrottling", "InternalError", "ServiceUnavailable"})
 
@@ -31,19 +24,11 @@ class SnsTransport:
     name = "sns"
 
     def __init__(self, client: Any = None) -> None:
-        self._client = client
-        self._lock = threading.Lock()
+        self._client = LazyClient("sns", client)
 
     @property
     def client(self) -> Any:
-        """One client per transport; boto3 clients are thread-safe, creating them is not."""
-        if self._client is None:
-            with self._lock:
-                if self._client is None:
-                    import boto3  # deferred: the app's cold start does not otherwise load boto3
-
-                    self._client = boto3.session.Session().client("sns", config=RETRIES)
-        return self._client
+        return self._client.get()
 
     def send(self, message: OutboundSms) -> SendReceipt:
         if message.media_urls:
