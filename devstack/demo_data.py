@@ -1,4 +1,4 @@
-"""Demo contacts and demo users, so a fresh stack has something to look at and someone to be.
+"""Demo contacts, demo users and their agent records, so a fresh stack has something to look at and someone to be.
 
 Contacts go through the app's own service layer (validation, normalization,
 index keys), never straight into the table. The numbers are in the 555-01xx
@@ -74,7 +74,7 @@ DEMO_BUSINESS_NUMBER: dict[str, Any] = {
 
 @dataclass(frozen=True)
 class DemoUser:
-    """A person to act as: users are not stored yet, so a user is a name, a group and a token."""
+    """A person to act as: a name, a Cognito group and a token; `seed_agents` gives each an agent record."""
 
     username: str
     group: str
@@ -117,6 +117,31 @@ def seed_business_number() -> str:
     with contextlib.suppress(Conflict):
         business_numbers.create(DEMO_BUSINESS_NUMBER)
     return DEMO_BUSINESS_NUMBER["number"]
+
+
+DEMO_GROUPS: dict[str, tuple[str, ...]] = {"Sales": ("alex",), "Support": ("riley",)}
+
+
+def seed_agents() -> int:
+    """Agent records for the demo users and their groups; returns how many records were created."""
+    from chalicelib.errors import Conflict
+    from chalicelib.services import agents
+
+    created = 0
+    for user in DEMO_USERS:
+        try:
+            agents.create_agent({"username": user.username, "name": user.username.title(), "role": user.group})
+        except Conflict:
+            continue
+        created += 1
+    existing = {group["name"]: group["id"] for group in agents.list_groups()}
+    for name, members in DEMO_GROUPS.items():
+        if name not in existing:
+            agents.create_group(name, members)
+            continue
+        for username in members:
+            agents.add_member(existing[name], username)
+    return created
 
 
 def user_tokens() -> dict[str, str]:

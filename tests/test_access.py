@@ -18,7 +18,13 @@ def registered_routes():
 
 
 def sample_path(path):
-    return path.replace("{number}", "15125550134").replace("{name}", "tier").replace("{id}", "x")
+    return (
+        path.replace("{number}", "15125550134")
+        .replace("{name}", "tier")
+        .replace("{id}", "x")
+        .replace("{username}", "alex")
+        .replace("{group_id}", "grp_x")
+    )
 
 
 def test_every_registered_route_is_in_the_role_table_and_nothing_else():

@@ -505,6 +505,44 @@ def test_business_number_responses(spec: dict[str, Any], business: Any, admin: U
     assert len(listed["items"]) == 3
 
 
+def test_agent_responses(spec: dict[str, Any], admin: User, supervisor: User, agent: User) -> None:
+    alex = admin("POST", "/agents", 201, body={"username": "alex", "name": "Alex Kim", "role": "agent"})
+    assert alex["groups"] == []
+    admin("POST", "/agents", 201, body={"username": "riley", "name": "Riley", "role": "agent"})
+    admin("POST", "/agents", 409, body={"username": "alex", "name": "Again", "role": "agent"})
+    admin("POST", "/agents", 400, body={"username": "alex", "name": "Alex", "role": "owner"})
+    supervisor("POST", "/agents", 403, body={"username": "sam", "name": "Sam", "role": "supervisor"})
+    route = "/agents/{username}"
+    assert admin("PATCH", route, 200, "/agents/riley", {"active": False})["active"] is False
+    admin("PATCH", route, 404, "/agents/nobody", {"name": "x"})
+    admin("PATCH", route, 400, "/agents/alex", {"role": None})
+    assert len(agent("GET", "/agents", 200)["items"]) == 2
+
+    group = supervisor("POST", "/agent-groups", 201, body={"name": "Sales", "members": ["alex"]})
+    supervisor("POST", "/agent-groups", 409, body={"name": "sales"})
+    supervisor("POST", "/agent-groups", 400, body={"name": "Support", "members": ["riley"]})
+    many = [f"a{i}" for i in range(50)]
+    supervisor("POST", "/agent-groups", 422, body={"name": "Support", "members": many})
+    agent("POST", "/agent-groups", 403, body={"name": "Mine"})
+    one = "/agent-groups/{group_id}"
+    path = f"/agent-groups/{group['id']}"
+    assert agent("GET", one, 200, path)["members"] == ["alex"]
+    agent("GET", one, 404, "/agent-groups/grp_missing")
+    assert supervisor("PATCH", one, 200, path, {"name": "Inside sales"})["name"] == "Inside sales"
+    supervisor("PATCH", one, 404, "/agent-groups/grp_missing", {"name": "x"})
+    supervisor("PATCH", one, 422, path, {"members": many})
+    members = one + "/members"
+    supervisor("POST", members, 400, path + "/members", {"username": "riley"})
+    supervisor("POST", members, 404, "/agent-groups/grp_missing/members", {"username": "alex"})
+    assert supervisor("POST", members, 200, path + "/members", {"username": "alex"})["members"] == ["alex"]
+    member = members + "/{username}"
+    assert supervisor("DELETE", member, 200, path + "/members/alex")["members"] == []
+    supervisor("DELETE", member, 404, path + "/members/alex")
+    assert len(agent("GET", "/agent-groups", 200)["items"]) == 1
+    supervisor("DELETE", one, 204, path)
+    supervisor("DELETE", one, 404, path)
+
+
 def test_conversation_responses(spec: dict[str, Any], business: Any, agent: User, supervisor: User) -> None:
     from chalicelib.services import conversations
 

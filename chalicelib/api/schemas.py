@@ -7,7 +7,7 @@ query value arrives as text.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
@@ -135,3 +135,34 @@ class InboundWebhook(_Strict):
     to: str = Field(min_length=1, max_length=40)
     body: str = Field(default="", max_length=4000)
     media: list[MediaItem] = Field(default_factory=list, max_length=10)
+
+
+Username = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[\w.@+-]+$")]
+"""What Cognito accepts as a username (letters, digits and `_ . @ + -`)."""
+Role = Literal["admin", "supervisor", "agent"]
+
+
+class AgentCreate(_Strict):
+    username: Username
+    name: str = Field(min_length=1, max_length=100)
+    role: Role
+
+
+class AgentChanges(_Strict):
+    name: str | None = Field(default=None, min_length=1, max_length=100)
+    role: Role | None = None
+    active: bool | None = None
+
+
+class AgentGroupChanges(_Strict):
+    name: str | None = Field(default=None, min_length=1, max_length=100)
+    members: list[Username] | None = None
+
+
+class AgentGroupCreate(_Strict):
+    name: str = Field(min_length=1, max_length=100)
+    members: list[Username] = Field(default_factory=list)
+
+
+class MemberAdd(_Strict):
+    username: Username

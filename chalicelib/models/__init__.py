@@ -1,5 +1,6 @@
 """Table models; `ALL_MODELS` is the one list that local set-up and infra build tables from."""
 
+from chalicelib.models.agents import Agent, AgentGroup
 from chalicelib.models.business_numbers import BusinessNumber
 from chalicelib.models.contacts import Contact
 from chalicelib.models.conversations import Conversation, OpenConversation
@@ -20,11 +21,15 @@ ALL_MODELS = (
     OptOutHistory,
     IdempotencyRecord,
     Outbox,
+    Agent,
+    AgentGroup,
 )
 
 __all__ = [
     "ALL_MODELS",
     "AccountSettings",
+    "Agent",
+    "AgentGroup",
     "BusinessNumber",
     "Contact",
     "Conversation",

@@ -17,3 +17,9 @@ def failed_conditions(error: TransactWriteError) -> list[int]:
     """Positions of the items whose condition failed: PynamoDB sends checks, deletes, puts, then updates."""
     reasons = error.cancellation_reasons or []
     return [i for i, reason in enumerate(reasons) if reason is not None and reason.code == "ConditionalCheckFailed"]
+
+
+def conflicted(error: TransactWriteError) -> bool:
+    """True when another transaction held one of the items: nothing was written and the same write may be retried."""
+    reasons = error.cancellation_reasons or []
+    return any(reason is not None and reason.code == "TransactionConflict" for reason in reasons)
