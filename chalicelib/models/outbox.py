@@ -2,7 +2,7 @@
 
 Every item shares one partition (`box`), sorted by `created_key` (time, then
 our message id), so "the latest N, in order" is one backwards Query, never a
-Scan. One partition is fine here: this table only ever sees local traffic.
+table scan. One partition is fine here: this table only ever sees local traffic.
 """
 
 from __future__ import annotations

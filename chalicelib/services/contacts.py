@@ -121,7 +121,7 @@ class ContactQuery:
 
 
 def list_contacts(query: ContactQuery) -> Page:
-    """One page of contacts, served by index Queries only (never a Scan)."""
+    """One page of contacts, served by index Queries only (never a table scan)."""
     params = query.fingerprint_params()
     after = decode_cursor(query.cursor, params)
     items, next_after = merged_query(
