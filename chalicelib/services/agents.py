@@ -24,6 +24,7 @@ from chalicelib.ids import new_id
 from chalicelib.models import AccountSettings, Agent, AgentGroup
 from chalicelib.models.business_numbers import ACCOUNT
 from chalicelib.models.transactions import conflicted, failed_conditions, transaction
+from chalicelib.timestamps import iso_z
 
 TRANSACTION_ITEMS = 100
 MAX_MEMBERS = (TRANSACTION_ITEMS - 2) // 2
@@ -84,8 +85,8 @@ def agent_view(agent: Agent) -> dict[str, Any]:
         "role": agent.role,
         "active": agent.active,
         "groups": sorted(agent.groups or ()),
-        "created_at": _timestamp(agent.created_at),
-        "updated_at": _timestamp(agent.updated_at),
+        "created_at": iso_z(agent.created_at),
+        "updated_at": iso_z(agent.updated_at),
     }
 
 
@@ -223,8 +224,8 @@ def group_view(group: AgentGroup) -> dict[str, Any]:
         "id": group.group_id,
         "name": group.name,
         "members": sorted(group.members or ()),
-        "created_at": _timestamp(group.created_at),
-        "updated_at": _timestamp(group.updated_at),
+        "created_at": iso_z(group.created_at),
+        "updated_at": iso_z(group.updated_at),
     }
 
 
@@ -305,7 +306,3 @@ def _ensure_names_item() -> None:
 
 def _folded(name: str) -> str:
     return " ".join(name.split()).casefold()
-
-
-def _timestamp(value: datetime) -> str:
-    return value.isoformat().replace("+00:00", "Z")

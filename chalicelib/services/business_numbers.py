@@ -13,6 +13,7 @@ from chalicelib.errors import Conflict, NotFound, ValidationFailed
 from chalicelib.models import BusinessNumber
 from chalicelib.models.business_numbers import ACCOUNT
 from chalicelib.phone import InvalidPhoneNumber, normalize
+from chalicelib.timestamps import iso_z
 
 DEFAULT_MPS = {"long_code": 1, "toll_free": 3, "short_code": 100}
 SHORT_CODE_DIGITS = range(5, 7)
@@ -128,6 +129,6 @@ def view(item: BusinessNumber) -> dict[str, Any]:
         "optout_scope": item.optout_scope,
         "campaign_id": item.campaign_id,
         "mps": mps(item),
-        "created_at": item.created_at.isoformat().replace("+00:00", "Z"),
-        "updated_at": item.updated_at.isoformat().replace("+00:00", "Z"),
+        "created_at": iso_z(item.created_at),
+        "updated_at": iso_z(item.updated_at),
     }

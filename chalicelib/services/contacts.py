@@ -24,6 +24,7 @@ from chalicelib.models.merged_query import Stream, merged_query
 from chalicelib.phone import InvalidPhoneNumber, normalize, search_prefixes
 from chalicelib.services import custom_fields
 from chalicelib.services.paging import Page, decode_cursor, encode_cursor
+from chalicelib.timestamps import iso_z
 
 SortField = Literal["created_at", "last_message_at", "last_name"]
 _SORT_INDEX = {
@@ -229,16 +230,12 @@ def contact_view(contact: Contact, defined: Mapping[str, Any]) -> dict[str, Any]
         groups=sorted(contact.groups or ()),
         opt_status=contact.opt_status,
         opted_out_campaigns=sorted(contact.opted_out_campaigns or ()),
-        created_at=_iso(contact.created_at),
-        updated_at=_iso(contact.updated_at),
-        first_contact_at=_iso(contact.first_contact_at),
-        last_message_at=_iso(contact.last_message_at),
+        created_at=iso_z(contact.created_at),
+        updated_at=iso_z(contact.updated_at),
+        first_contact_at=iso_z(contact.first_contact_at),
+        last_message_at=iso_z(contact.last_message_at),
     )
     return view
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z") if moment else None
 
 
 def upsert_actions(number: str, now: datetime, *, messaged: bool = False, opt_status: str | None = None) -> list[Any]:

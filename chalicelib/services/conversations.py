@@ -19,6 +19,7 @@ from chalicelib.ids import new_id
 from chalicelib.models import Conversation, Message, OpenConversation
 from chalicelib.models.conversations import pair_key
 from chalicelib.models.transactions import failed_conditions, transaction
+from chalicelib.timestamps import iso_z
 
 PREVIEW_CHARS = 80
 _OPEN_ATTEMPTS = 5
@@ -145,9 +146,9 @@ def view(conversation: Conversation) -> dict[str, Any]:
         "unread": conversation.unread,
         "message_count": int(conversation.message_count or 0),
         "last_message_preview": conversation.last_message_preview,
-        "last_message_at": _iso(conversation.last_message_at),
-        "created_at": _iso(conversation.created_at),
-        "closed_at": _iso(conversation.closed_at),
+        "last_message_at": iso_z(conversation.last_message_at),
+        "created_at": iso_z(conversation.created_at),
+        "closed_at": iso_z(conversation.closed_at),
     }
 
 
@@ -164,9 +165,5 @@ def message_view(message: Message) -> dict[str, Any]:
         "provider_message_id": message.provider_message_id,
         "encoding": message.encoding,
         "segments": int(message.segments) if message.segments is not None else None,
-        "created_at": _iso(message.created_at),
+        "created_at": iso_z(message.created_at),
     }
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z") if moment else None

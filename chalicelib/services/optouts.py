@@ -20,6 +20,7 @@ from chalicelib.models.optouts import COMPANY, campaign_scope
 from chalicelib.models.transactions import failed_conditions, transaction
 from chalicelib.services.contacts import upsert_actions
 from chalicelib.services.paging import Page, decode_cursor, encode_cursor
+from chalicelib.timestamps import iso_z
 
 Source = Literal["keyword", "manual", "import", "carrier"]
 
@@ -136,7 +137,7 @@ def history(number: str) -> list[dict[str, Any]]:
             "source": item.source,
             "actor": item.actor,
             "reason": item.reason,
-            "at": item.at.isoformat().replace("+00:00", "Z"),
+            "at": iso_z(item.at),
         }
         for item in OptOutHistory.query(number, scan_index_forward=True)
     ]
@@ -162,7 +163,7 @@ def _view(item: OptOut) -> dict[str, Any]:
         "source": item.source,
         "actor": item.actor,
         "reason": item.reason,
-        "created_at": item.created_at.isoformat().replace("+00:00", "Z"),
+        "created_at": iso_z(item.created_at),
     }
 
 

@@ -8,22 +8,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from chalicelib.models.outbox import OUTBOX_PARTITION, Outbox
+from chalicelib.timestamps import iso_z, utc_now
 from chalicelib.transport.base import OutboundSms, SendReceipt
 
 SENT = "sent"
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-def iso_z(moment: datetime) -> str:
-    """Fixed-width UTC ISO time with microseconds, so text order is time order."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 class LocalOutboxTransport:
