@@ -23,7 +23,7 @@ from chalicelib.errors import Conflict, LimitReached, NotFound, ValidationFailed
 from chalicelib.ids import new_id
 from chalicelib.models import AccountSettings, Agent, AgentGroup
 from chalicelib.models.business_numbers import ACCOUNT
-from chalicelib.models.transactions import conflicted, failed_conditions, transaction
+from chalicelib.models.writes import condition_failed, conflicted, failed_conditions, transaction
 from chalicelib.timestamps import iso_z
 
 TRANSACTION_ITEMS = 100
@@ -55,7 +55,7 @@ def create_agent(data: Mapping[str, Any]) -> dict[str, Any]:
     try:
         agent.save(condition=Agent.username.does_not_exist())
     except PutError as error:
-        if error.cause_response_code == "ConditionalCheckFailedException":
+        if condition_failed(error):
             raise Conflict(f"agent {agent.username} already exists", field="username") from None
         raise
     return agent_view(agent)
@@ -72,7 +72,7 @@ def update_agent(username: str, changes: Mapping[str, Any]) -> dict[str, Any]:
     try:
         agent.update(actions=actions, condition=Agent.username.exists())
     except UpdateError as error:
-        if error.cause_response_code == "ConditionalCheckFailedException":
+        if condition_failed(error):
             raise NotFound(f"no agent {username}", field="username") from None
         raise
     return agent_view(agent)

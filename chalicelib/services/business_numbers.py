@@ -12,6 +12,7 @@ from chalicelib.config import get_settings
 from chalicelib.errors import Conflict, NotFound, ValidationFailed
 from chalicelib.models import BusinessNumber
 from chalicelib.models.business_numbers import ACCOUNT
+from chalicelib.models.writes import condition_failed
 from chalicelib.phone import InvalidPhoneNumber, normalize
 from chalicelib.timestamps import iso_z
 
@@ -66,7 +67,7 @@ def create(data: Mapping[str, Any]) -> dict[str, Any]:
     try:
         item.save(condition=BusinessNumber.number.does_not_exist())
     except PutError as error:
-        if error.cause_response_code == "ConditionalCheckFailedException":
+        if condition_failed(error):
             raise Conflict(f"business number {number} already exists", field="number") from None
         raise
     return view(item)

@@ -21,6 +21,7 @@ from chalicelib.errors import Conflict, NotFound, ValidationFailed
 from chalicelib.models import Contact
 from chalicelib.models.contacts import INDEX_SHARDS, PROFILE_FIELDS, fold, shard_of, sort_key
 from chalicelib.models.merged_query import Stream, merged_query
+from chalicelib.models.writes import condition_failed
 from chalicelib.phone import InvalidPhoneNumber, normalize, search_prefixes
 from chalicelib.services import custom_fields
 from chalicelib.services.paging import Page, decode_cursor, encode_cursor
@@ -51,7 +52,7 @@ def create_contact(data: Mapping[str, Any]) -> dict[str, Any]:
     try:
         contact.save(condition=Contact.number.does_not_exist())
     except PutError as error:
-        if error.cause_response_code == "ConditionalCheckFailedException":
+        if condition_failed(error):
             raise Conflict(f"a contact with number {number} already exists", field="number") from None
         raise
     return contact_view(contact, defined)
@@ -75,7 +76,7 @@ def update_contact(raw_number: str, changes: Mapping[str, Any]) -> dict[str, Any
         try:
             contact.save()
         except PutError as error:
-            if error.cause_response_code != "ConditionalCheckFailedException":
+            if not condition_failed(error):
                 raise
             time.sleep(random.uniform(0, 0.01 * 2**attempt))
             continue
@@ -88,7 +89,7 @@ def delete_contact(raw_number: str) -> None:
     try:
         Contact(number).delete(condition=Contact.number.exists(), add_version_condition=False)
     except DeleteError as error:
-        if error.cause_response_code == "ConditionalCheckFailedException":
+        if condition_failed(error):
             raise NotFound(f"no contact with number {number}", field="number") from None
         raise
 

@@ -18,7 +18,7 @@ from chalicelib.errors import Conflict, NotFound
 from chalicelib.ids import new_id
 from chalicelib.models import Conversation, Message, OpenConversation
 from chalicelib.models.conversations import pair_key
-from chalicelib.models.transactions import failed_conditions, transaction
+from chalicelib.models.writes import failed_conditions, transaction
 from chalicelib.timestamps import iso_z
 
 PREVIEW_CHARS = 80

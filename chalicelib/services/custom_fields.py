@@ -12,6 +12,7 @@ from pynamodb.expressions.condition import size
 from chalicelib.errors import Conflict, LimitReached, NotFound, ValidationFailed
 from chalicelib.models import AccountSettings
 from chalicelib.models.contacts import PROFILE_FIELDS
+from chalicelib.models.writes import condition_failed
 
 MAX_CUSTOM_FIELDS = 20
 _ITEM_KEY = "custom_fields"
@@ -59,7 +60,7 @@ def create_field(name: str, label: str | None) -> dict[str, Any]:
             & (size(AccountSettings.fields) < MAX_CUSTOM_FIELDS),
         )
     except UpdateError as error:
-        if not _is_condition_failure(error):
+        if not condition_failed(error):
             raise
         if name in list_fields():
             raise Conflict(f"custom field '{name}' already exists", field="name") from None
@@ -77,10 +78,6 @@ def delete_field(name: str) -> None:
             condition=AccountSettings.fields[name].exists(),
         )
     except UpdateError as error:
-        if not _is_condition_failure(error):
+        if not condition_failed(error):
             raise
         raise NotFound(f"custom field '{name}' does not exist", field="name") from None
-
-
-def _is_condition_failure(error: UpdateError) -> bool:
-    return error.cause_response_code == "ConditionalCheckFailedException"

@@ -17,7 +17,7 @@ from pynamodb.exceptions import TransactWriteError, UpdateError
 from chalicelib.models import Contact, OptOut, OptOutHistory
 from chalicelib.models.contacts import sort_key
 from chalicelib.models.optouts import COMPANY, campaign_scope
-from chalicelib.models.transactions import failed_conditions, transaction
+from chalicelib.models.writes import condition_failed, failed_conditions, transaction
 from chalicelib.services.contacts import upsert_actions
 from chalicelib.services.paging import Page, decode_cursor, encode_cursor
 from chalicelib.timestamps import iso_z
@@ -123,7 +123,7 @@ def claim_confirmation(number: str, scope: Scope) -> bool:
             condition=OptOut.number.exists() & (OptOut.confirmation_sent != True),  # noqa: E712
         )
     except UpdateError as error:
-        if error.cause_response_code == "ConditionalCheckFailedException":
+        if condition_failed(error):
             return False
         raise
     return True

@@ -19,6 +19,7 @@ from chalicelib.errors import ApiError
 from chalicelib.ids import new_id
 from chalicelib.models import BusinessNumber, Contact, Message
 from chalicelib.models.messages import STATUS_RANK, Media
+from chalicelib.models.writes import condition_failed
 from chalicelib.observability import logger
 from chalicelib.phone import mask
 from chalicelib.services import conversations, optouts
@@ -148,7 +149,7 @@ def update_status(
     try:
         message.update(actions=actions, condition=Message.status_rank < rank)
     except UpdateError as failure:
-        if failure.cause_response_code == "ConditionalCheckFailedException":
+        if condition_failed(failure):
             return False
         raise
     return True

@@ -1,12 +1,21 @@
-"""DynamoDB transactions across our tables, on a connection configured like the models."""
+"""Conditional writes and transactions: how a write that lost a race is recognised.
+
+Every rule that must hold under concurrency is a condition on a write, so
+"the condition failed" is an answer the services act on, not an error.
+"""
 
 from __future__ import annotations
 
 from pynamodb.connection import Connection
-from pynamodb.exceptions import TransactWriteError
+from pynamodb.exceptions import PynamoDBException, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.config import aws_region
+
+
+def condition_failed(error: PynamoDBException) -> bool:
+    """True when a single-item write was refused by its condition (nothing was written)."""
+    return error.cause_response_code == "ConditionalCheckFailedException"
 
 
 def transaction() -> TransactWrite:
