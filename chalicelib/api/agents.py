@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import unquote
 
 from chalice import Blueprint, Response
 
 from chalicelib.api.authorizer import cognito
-from chalicelib.api.payloads import created, parse_body
+from chalicelib.api.payloads import created, parse_body, path_value
 from chalicelib.api.schemas import AgentChanges, AgentCreate, AgentGroupChanges, AgentGroupCreate, MemberAdd
 from chalicelib.services import agents
 
@@ -29,7 +28,7 @@ def create_agent() -> Response:
 @blueprint.route("/agents/{username}", methods=["PATCH"], authorizer=cognito)
 def update_agent(username: str) -> dict[str, Any]:
     payload = parse_body(blueprint.current_request, AgentChanges)
-    return agents.update_agent(unquote(username), payload.model_dump(exclude_unset=True))
+    return agents.update_agent(path_value(username), payload.model_dump(exclude_unset=True))
 
 
 @blueprint.route("/agent-groups", methods=["GET"], authorizer=cognito)
@@ -68,4 +67,4 @@ def add_agent_group_member(group_id: str) -> dict[str, Any]:
 
 @blueprint.route("/agent-groups/{group_id}/members/{username}", methods=["DELETE"], authorizer=cognito)
 def remove_agent_group_member(group_id: str, username: str) -> dict[str, Any]:
-    return agents.remove_member(group_id, unquote(username))
+    return agents.remove_member(group_id, path_value(username))

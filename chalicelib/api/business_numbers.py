@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import unquote
 
 from chalice import Blueprint, Response
 
 from chalicelib.api.authorizer import cognito
-from chalicelib.api.payloads import created, parse_body
+from chalicelib.api.payloads import created, parse_body, path_value
 from chalicelib.api.schemas import BusinessNumberChanges, BusinessNumberCreate
 from chalicelib.services import business_numbers
 
@@ -29,4 +28,4 @@ def create_business_number() -> Response:
 @blueprint.route("/business-numbers/{number}", methods=["PATCH"], authorizer=cognito)
 def update_business_number(number: str) -> dict[str, Any]:
     payload = parse_body(blueprint.current_request, BusinessNumberChanges)
-    return business_numbers.update(unquote(number), payload.model_dump(exclude_unset=True))
+    return business_numbers.update(path_value(number), payload.model_dump(exclude_unset=True))

@@ -3,21 +3,15 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import unquote
 
 from chalice import Blueprint, Response
 
 from chalicelib.api.authorizer import cognito
-from chalicelib.api.payloads import created, parse_body, parse_query
+from chalicelib.api.payloads import created, parse_body, parse_query, path_value
 from chalicelib.api.schemas import ContactChanges, ContactCreate, ContactListParams
 from chalicelib.services import contacts
 
 blueprint = Blueprint(__name__)
-
-
-def _path_number(number: str) -> str:
-    """A number from the URL path; "%2B1512..." arrives undecoded from some gateways."""
-    return unquote(number)
 
 
 @blueprint.route("/contacts", methods=["GET"], authorizer=cognito)
@@ -34,16 +28,16 @@ def create_contact() -> Response:
 
 @blueprint.route("/contacts/{number}", methods=["GET"], authorizer=cognito)
 def get_contact(number: str) -> dict[str, Any]:
-    return contacts.get_contact(_path_number(number))
+    return contacts.get_contact(path_value(number))
 
 
 @blueprint.route("/contacts/{number}", methods=["PATCH"], authorizer=cognito)
 def update_contact(number: str) -> dict[str, Any]:
     payload = parse_body(blueprint.current_request, ContactChanges)
-    return contacts.update_contact(_path_number(number), payload.model_dump(exclude_unset=True))
+    return contacts.update_contact(path_value(number), payload.model_dump(exclude_unset=True))
 
 
 @blueprint.route("/contacts/{number}", methods=["DELETE"], authorizer=cognito)
 def delete_contact(number: str) -> Response:
-    contacts.delete_contact(_path_number(number))
+    contacts.delete_contact(path_value(number))
     return Response(body="", status_code=204)

@@ -3,23 +3,16 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import unquote
 
 from chalice import Blueprint, Response
 
 from chalicelib.api.authorizer import cognito
-from chalicelib.api.payloads import json_response, parse_body, parse_query
+from chalicelib.api.payloads import caller_name, json_response, parse_body, parse_query, path_value
 from chalicelib.api.schemas import OptInParams, OptOutCreate, OptOutListParams
-from chalicelib.auth import caller_from_context
 from chalicelib.errors import ValidationFailed
 from chalicelib.services import contacts, optouts
 
 blueprint = Blueprint(__name__)
-
-
-def _actor() -> str:
-    caller = caller_from_context(blueprint.current_request.context)
-    return caller.username if caller else "unknown"
 
 
 @blueprint.route("/optouts", methods=["GET"], authorizer=cognito)
@@ -40,7 +33,9 @@ def create_optouts() -> Response:
         except ValidationFailed as error:
             results.append({"number": raw, "result": "rejected", "reason": error.message})
             continue
-        changed = optouts.opt_out(number, scope, source="manual", actor=_actor(), reason=payload.reason)
+        changed = optouts.opt_out(
+            number, scope, source="manual", actor=caller_name(blueprint.current_request), reason=payload.reason
+        )
         results.append({"number": number, "result": "opted_out" if changed else "already_opted_out"})
     return json_response({"results": results}, 200)
 
@@ -48,13 +43,17 @@ def create_optouts() -> Response:
 @blueprint.route("/optouts/{number}", methods=["DELETE"], authorizer=cognito)
 def opt_back_in(number: str) -> dict[str, Any]:
     params = parse_query(blueprint.current_request, OptInParams)
-    parsed = contacts.parse_number(unquote(number))
+    parsed = contacts.parse_number(path_value(number))
     changed = optouts.opt_in(
-        parsed, optouts.Scope(params.campaign_id), source="manual", actor=_actor(), reason=params.reason
+        parsed,
+        optouts.Scope(params.campaign_id),
+        source="manual",
+        actor=caller_name(blueprint.current_request),
+        reason=params.reason,
     )
     return {"number": parsed, "result": "opted_in" if changed else "was_not_opted_out"}
 
 
 @blueprint.route("/contacts/{number}/optout-history", methods=["GET"], authorizer=cognito)
 def optout_history(number: str) -> dict[str, Any]:
-    return {"items": optouts.history(contacts.parse_number(unquote(number)))}
+    return {"items": optouts.history(contacts.parse_number(path_value(number)))}

@@ -5,14 +5,16 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from typing import Any, TypeVar
+from urllib.parse import unquote
 
 from chalice import Response
 from chalice.app import Request
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticError
 
+from chalicelib.auth import caller_from_context
 from chalicelib.config import get_settings
-from chalicelib.errors import ApiError, PayloadTooLarge, ValidationFailed
+from chalicelib.errors import ApiError, PayloadTooLarge, Unauthorized, ValidationFailed
 
 SchemaT = TypeVar("SchemaT", bound=BaseModel)
 
@@ -31,6 +33,19 @@ def parse_body(request: Request, schema: type[SchemaT]) -> SchemaT:
     if not isinstance(data, dict):
         raise ValidationFailed("body must be a JSON object")
     return validate(schema, data)
+
+
+def path_value(raw: str) -> str:
+    """A path parameter as the caller wrote it; some gateways pass "%2B1512..." undecoded."""
+    return unquote(raw)
+
+
+def caller_name(request: Request) -> str:
+    """The username of whoever is calling; the middleware has already refused requests without one."""
+    caller = caller_from_context(request.context)
+    if caller is None:
+        raise Unauthorized("a valid user token is required")
+    return caller.username
 
 
 def parse_query(request: Request, schema: type[SchemaT]) -> SchemaT:
