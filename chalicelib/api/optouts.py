@@ -9,7 +9,6 @@ from chalice import Blueprint, Response
 from chalicelib.api.authorizer import cognito
 from chalicelib.api.payloads import caller_name, json_response, parse_body, parse_query, path_value
 from chalicelib.api.schemas import OptInParams, OptOutCreate, OptOutListParams
-from chalicelib.errors import ValidationFailed
 from chalicelib.services import contacts, optouts
 
 blueprint = Blueprint(__name__)
@@ -25,18 +24,13 @@ def list_optouts() -> dict[str, Any]:
 def create_optouts() -> Response:
     """Opt out several numbers; each is reported, and one bad number loses none of the others."""
     payload = parse_body(blueprint.current_request, OptOutCreate)
-    scope = optouts.Scope(payload.campaign_id)
-    results = []
-    for position, raw in enumerate(payload.numbers):
-        try:
-            number = contacts.parse_number(raw, field=f"numbers.{position}")
-        except ValidationFailed as error:
-            results.append({"number": raw, "result": "rejected", "reason": error.message})
-            continue
-        changed = optouts.opt_out(
-            number, scope, source="manual", actor=caller_name(blueprint.current_request), reason=payload.reason
-        )
-        results.append({"number": number, "result": "opted_out" if changed else "already_opted_out"})
+    results = optouts.opt_out_numbers(
+        payload.numbers,
+        optouts.Scope(payload.campaign_id),
+        source="manual",
+        actor=caller_name(blueprint.current_request),
+        reason=payload.reason,
+    )
     return json_response({"results": results}, 200)
 
 

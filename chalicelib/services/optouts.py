@@ -8,17 +8,19 @@ place and false in another, whoever races whom.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pynamodb.exceptions import TransactWriteError, UpdateError
 
+from chalicelib.errors import ValidationFailed
 from chalicelib.models import Contact, OptOut, OptOutHistory
 from chalicelib.models.contacts import sort_key
 from chalicelib.models.optouts import COMPANY, campaign_scope
 from chalicelib.models.writes import condition_failed, failed_conditions, transaction
-from chalicelib.services.contacts import upsert_actions
+from chalicelib.services.contacts import parse_number, upsert_actions
 from chalicelib.services.paging import Page, decode_cursor, encode_cursor
 from chalicelib.timestamps import iso_z
 
@@ -58,6 +60,22 @@ def opt_out(number: str, scope: Scope, *, source: Source, actor: str, reason: st
 def opt_in(number: str, scope: Scope, *, source: Source, actor: str, reason: str | None = None) -> bool:
     """Remove the opt-out in `scope`; False when there was none."""
     return _change(number, scope, "opt_in", source, actor, reason, datetime.now(UTC), store=None)
+
+
+def opt_out_numbers(
+    raw_numbers: Sequence[str], scope: Scope, *, source: Source, actor: str, reason: str | None
+) -> list[dict[str, str]]:
+    """Opt out each number, reporting one result per input; a bad number loses none of the others."""
+    results = []
+    for position, raw in enumerate(raw_numbers):
+        try:
+            number = parse_number(raw, field=f"numbers.{position}")
+        except ValidationFailed as error:
+            results.append({"number": raw, "result": "rejected", "reason": error.message})
+            continue
+        changed = opt_out(number, scope, source=source, actor=actor, reason=reason)
+        results.append({"number": number, "result": "opted_out" if changed else "already_opted_out"})
+    return results
 
 
 def _change(
