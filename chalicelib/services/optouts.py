@@ -123,14 +123,17 @@ def _contact_actions(number: str, now: datetime, scope: Scope, *, opted_out: boo
     return [*upsert_actions(number, now), view]
 
 
-def opted_out_scopes(number: str) -> set[str]:
-    """Every scope `number` is opted out of; one strongly consistent Query."""
-    return {item.scope for item in OptOut.query(number, consistent_read=True)}
+def refusing_scope(contact: Contact, campaign_id: str | None) -> Scope | None:
+    """The opt-out that forbids a message for `campaign_id` (None: not for a campaign), if any.
 
-
-def blocks(scopes: set[str], campaign_id: str | None) -> bool:
-    """Does an opt-out in `scopes` forbid a message sent for `campaign_id` (None: not for a campaign)?"""
-    return COMPANY in scopes or (campaign_id is not None and campaign_scope(campaign_id) in scopes)
+    Read from the contact: its opt-out view is written in the same transaction
+    as the store, so the one GetItem the guard already makes is the whole answer.
+    """
+    if contact.opt_status == "opted_out":
+        return Scope()
+    if campaign_id is not None and campaign_id in (contact.opted_out_campaigns or set()):
+        return Scope(campaign_id)
+    return None
 
 
 def claim_confirmation(number: str, scope: Scope) -> bool:

@@ -75,8 +75,9 @@ def guard(outgoing: Outgoing) -> str | None:
         return f"{number} has already been sent the confirmation of its opt-out"
     if outgoing.purpose is Purpose.HELP:
         return None
-    if optouts.blocks(optouts.opted_out_scopes(number), outgoing.campaign_id):
-        scope = "for this campaign" if outgoing.campaign_id else "company-wide"
+    refusing = optouts.refusing_scope(contact, outgoing.campaign_id) if contact is not None else None
+    if refusing is not None:
+        scope = "company-wide" if refusing.campaign_id is None else f"of campaign {refusing.campaign_id}"
         return f"{number} has opted out {scope}; no message may be sent until they opt back in"
     return None
 
