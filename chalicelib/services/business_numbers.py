@@ -8,12 +8,11 @@ from typing import Any
 
 from pynamodb.exceptions import PutError
 
-from chalicelib.config import get_settings
 from chalicelib.errors import Conflict, NotFound, ValidationFailed
 from chalicelib.models import BusinessNumber
 from chalicelib.models.business_numbers import ACCOUNT
 from chalicelib.models.writes import condition_failed
-from chalicelib.phone import InvalidPhoneNumber, normalize
+from chalicelib.services.contacts import parse_number
 from chalicelib.timestamps import iso_z
 
 DEFAULT_MPS = {"long_code": 1, "toll_free": 3, "short_code": 100}
@@ -29,17 +28,18 @@ def default_texts(name: str) -> dict[str, str]:
     }
 
 
-def parse_business_number(raw: str, kind: str = "long_code") -> str:
-    """E.164 for long codes and toll-free numbers; short codes stay their 5-6 digits."""
+def parse_business_number(raw: str, kind: str | None = None, field: str = "number") -> str:
+    """E.164 for long codes and toll-free numbers; short codes stay their 5-6 digits.
+
+    Without a `kind` (looking one up), a bare 5-6 digit string is read as a short code.
+    """
     digits = raw.strip()
-    if kind == "short_code":
-        if not digits.isdigit() or len(digits) not in SHORT_CODE_DIGITS:
-            raise ValidationFailed("number: a short code is 5 or 6 digits", field="number")
+    is_short = digits.isdigit() and len(digits) in SHORT_CODE_DIGITS
+    if kind == "short_code" and not is_short:
+        raise ValidationFailed(f"{field}: a short code is 5 or 6 digits", field=field)
+    if kind == "short_code" or (kind is None and is_short):
         return digits
-    try:
-        return normalize(raw, get_settings().default_phone_region)
-    except InvalidPhoneNumber as error:
-        raise ValidationFailed(f"number: {error.reason}", field="number") from None
+    return parse_number(raw, field=field)
 
 
 def create(data: Mapping[str, Any]) -> dict[str, Any]:
@@ -95,13 +95,7 @@ def list_all() -> list[dict[str, Any]]:
 
 def load(raw_number: str) -> BusinessNumber:
     """The business number, given as E.164 (with or without +) or a short code."""
-    text = raw_number.strip()
-    key = text if text.isdigit() and len(text) in SHORT_CODE_DIGITS else None
-    if key is None:
-        try:
-            key = normalize(text, get_settings().default_phone_region)
-        except InvalidPhoneNumber as error:
-            raise ValidationFailed(f"business_number: {error.reason}", field="business_number") from None
+    key = parse_business_number(raw_number, field="business_number")
     try:
         return BusinessNumber.get(ACCOUNT, key)
     except BusinessNumber.DoesNotExist:
