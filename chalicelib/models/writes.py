@@ -6,6 +6,10 @@ Every rule that must hold under concurrency is a condition on a write, so
 
 from __future__ import annotations
 
+import random
+import time
+from collections.abc import Callable
+
 from pynamodb.connection import Connection
 from pynamodb.exceptions import PynamoDBException, TransactWriteError
 from pynamodb.transactions import TransactWrite
@@ -18,8 +22,35 @@ def condition_failed(error: PynamoDBException) -> bool:
     return error.cause_response_code == "ConditionalCheckFailedException"
 
 
-def transaction() -> TransactWrite:
-    return TransactWrite(connection=Connection(region=aws_region()))
+ATTEMPTS = 8
+
+
+def backoff(attempt: int, base_seconds: float = 0.01) -> None:
+    """Full-jitter exponential pause before retrying a write that lost a race."""
+    time.sleep(random.uniform(0, base_seconds * 2**attempt))
+
+
+def write_transaction(build: Callable[[TransactWrite], None]) -> list[int]:
+    """Run the transaction `build` describes; the positions whose condition failed (empty: written).
+
+    DynamoDB cancels a transaction outright when another one holds one of its
+    items (TransactionConflict): nothing was written, so it is retried here,
+    for every caller, rather than surfacing as an error under load.
+    """
+    for attempt in range(ATTEMPTS):
+        try:
+            with TransactWrite(connection=Connection(region=aws_region())) as tx:
+                build(tx)
+        except TransactWriteError as error:
+            failed = failed_conditions(error)
+            if failed:
+                return failed
+            if not conflicted(error) or attempt == ATTEMPTS - 1:
+                raise
+            backoff(attempt, 0.02)
+        else:
+            return []
+    raise AssertionError("unreachable")
 
 
 def failed_conditions(error: TransactWriteError) -> list[int]:

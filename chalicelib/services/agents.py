@@ -9,13 +9,11 @@ or leaves, so groups are capped at `MAX_MEMBERS` agents.
 
 from __future__ import annotations
 
-import random
-import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from pynamodb.exceptions import PutError, TransactWriteError, UpdateError
+from pynamodb.exceptions import PutError, UpdateError
 from pynamodb.expressions.condition import size
 from pynamodb.transactions import TransactWrite
 
@@ -23,14 +21,13 @@ from chalicelib.errors import Conflict, LimitReached, NotFound, ValidationFailed
 from chalicelib.ids import new_id
 from chalicelib.models import AccountSettings, Agent, AgentGroup
 from chalicelib.models.business_numbers import ACCOUNT
-from chalicelib.models.writes import condition_failed, conflicted, failed_conditions, transaction
+from chalicelib.models.writes import condition_failed, write_transaction
 from chalicelib.timestamps import iso_z
 
 TRANSACTION_ITEMS = 100
 MAX_MEMBERS = (TRANSACTION_ITEMS - 2) // 2
 """49: replacing every member of a full group touches 2 x 49 agents, the group and its name claim."""
 NAMES_KEY = "agent_group_names"
-ATTEMPTS = 8
 
 
 # --- agents
@@ -120,7 +117,7 @@ def create_group(name: str, members: Iterable[str]) -> dict[str, Any]:
         tx.update(AccountSettings(NAMES_KEY), actions=[claim.set(group.group_id)], condition=claim.does_not_exist())
         _join(tx, sorted(usernames), group.group_id, now)
 
-    failed = _write(write)
+    failed = write_transaction(write)
     if failed:
         _raise_for(failed, name, name_at=1, joining=sorted(usernames))
     return group_view(group)
@@ -155,7 +152,7 @@ def update_group(group_id: str, changes: Mapping[str, Any]) -> dict[str, Any]:
         _join(tx, joining, group_id, now)
         _leave(tx, leaving, group_id, now)
 
-    failed = _write(write)
+    failed = write_transaction(write)
     if failed:
         if 0 in failed:
             raise Conflict(f"agent group {group_id} changed while being updated; retry", field="group_id")
@@ -173,7 +170,7 @@ def delete_group(group_id: str) -> None:
         tx.update(AccountSettings(NAMES_KEY), actions=[AccountSettings.group_names[_folded(group.name)].remove()])
         _leave(tx, sorted(group.members or ()), group_id, now)
 
-    if _write(write):
+    if write_transaction(write):
         raise Conflict(f"agent group {group_id} changed while being deleted; retry", field="group_id")
 
 
@@ -193,7 +190,7 @@ def add_member(group_id: str, username: str) -> dict[str, Any]:
         )
         _join(tx, [username], group_id, now)
 
-    failed = _write(write)
+    failed = write_transaction(write)
     if 1 in failed:
         raise _not_an_agent(username)
     if 0 in failed:
@@ -213,7 +210,7 @@ def remove_member(group_id: str, username: str) -> dict[str, Any]:
         )
         _leave(tx, [username], group_id, now)
 
-    if _write(write):
+    if write_transaction(write):
         load_group(group_id)
         raise NotFound(f"{username} is not a member of agent group {group_id}", field="username")
     return group_view(load_group(group_id))
@@ -264,24 +261,6 @@ def _leave(tx: TransactWrite, usernames: Iterable[str], group_id: str, now: date
             actions=[Agent.groups.delete({group_id}), Agent.updated_at.set(now)],
             condition=Agent.username.exists(),
         )
-
-
-def _write(build: Callable[[TransactWrite], None]) -> list[int]:
-    """Run the transaction, retrying while another one holds its items; the positions whose condition failed."""
-    for attempt in range(ATTEMPTS):
-        try:
-            with transaction() as tx:
-                build(tx)
-        except TransactWriteError as error:
-            failed = failed_conditions(error)
-            if failed:
-                return failed
-            if not conflicted(error) or attempt == ATTEMPTS - 1:
-                raise
-            time.sleep(random.uniform(0, 0.02 * 2**attempt))
-        else:
-            return []
-    raise AssertionError("unreachable")
 
 
 def _raise_for(failed: list[int], name: str, *, name_at: int | None, joining: list[str]) -> None:

@@ -7,8 +7,6 @@ one that exists is a conditional-write conflict rather than a duplicate.
 
 from __future__ import annotations
 
-import random
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,7 +19,7 @@ from chalicelib.errors import Conflict, NotFound, ValidationFailed
 from chalicelib.models import Contact
 from chalicelib.models.contacts import INDEX_SHARDS, PROFILE_FIELDS, fold, shard_of, sort_key
 from chalicelib.models.merged_query import Stream, merged_query
-from chalicelib.models.writes import condition_failed
+from chalicelib.models.writes import backoff, condition_failed
 from chalicelib.phone import InvalidPhoneNumber, normalize, search_prefixes
 from chalicelib.services import custom_fields
 from chalicelib.services.paging import Page, decode_cursor, encode_cursor
@@ -78,7 +76,7 @@ def update_contact(raw_number: str, changes: Mapping[str, Any]) -> dict[str, Any
         except PutError as error:
             if not condition_failed(error):
                 raise
-            time.sleep(random.uniform(0, 0.01 * 2**attempt))
+            backoff(attempt)
             continue
         return contact_view(contact, defined)
     raise Conflict("the contact is being changed by others right now; try again", field="number")

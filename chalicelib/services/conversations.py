@@ -12,13 +12,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from pynamodb.exceptions import TransactWriteError
+from pynamodb.transactions import TransactWrite
 
 from chalicelib.errors import Conflict, NotFound
 from chalicelib.ids import new_id
 from chalicelib.models import Conversation, Message, OpenConversation
 from chalicelib.models.conversations import pair_key
-from chalicelib.models.writes import failed_conditions, transaction
+from chalicelib.models.writes import write_transaction
 from chalicelib.timestamps import iso_z
 
 PREVIEW_CHARS = 80
@@ -60,15 +60,12 @@ def try_open(contact_number: str, business_number: str, now: datetime) -> str | 
         new_id("conv"), contact_number=contact_number, business_number=business_number, created_at=now
     )
     lock = OpenConversation(pair_key(contact_number, business_number), conversation_id=conversation.id)
-    try:
-        with transaction() as tx:
-            tx.save(lock, condition=OpenConversation.pair.does_not_exist())
-            tx.save(conversation)
-    except TransactWriteError as error:
-        if 0 in failed_conditions(error):
-            return None
-        raise
-    return conversation.id
+
+    def write(tx: TransactWrite) -> None:
+        tx.save(lock, condition=OpenConversation.pair.does_not_exist())
+        tx.save(conversation)
+
+    return None if write_transaction(write) else conversation.id
 
 
 def append(conversation_id: str, message: Message, *, unread: bool) -> None:
@@ -81,17 +78,16 @@ def append(conversation_id: str, message: Message, *, unread: bool) -> None:
     ]
     if unread:
         actions.append(Conversation.unread.set(True))
-    try:
-        with transaction() as tx:
-            tx.save(message)
-            tx.update(Conversation(conversation_id), actions=actions, condition=Conversation.status == "open")
-    except TransactWriteError as error:
-        if 1 in failed_conditions(error):
-            raise ConversationClosed(
-                "the conversation is closed and read-only; a new message opens a new conversation",
-                field="conversation",
-            ) from None
-        raise
+
+    def write(tx: TransactWrite) -> None:
+        tx.save(message)
+        tx.update(Conversation(conversation_id), actions=actions, condition=Conversation.status == "open")
+
+    if write_transaction(write):
+        raise ConversationClosed(
+            "the conversation is closed and read-only; a new message opens a new conversation",
+            field="conversation",
+        )
 
 
 def load(conversation_id: str) -> Conversation:
@@ -105,25 +101,24 @@ def close(conversation_id: str, actor: str) -> None:
     """Close for good: the lock goes, so the pair's next message opens a new conversation."""
     conversation = load(conversation_id)
     now = datetime.now(UTC)
-    try:
-        with transaction() as tx:
-            tx.delete(
-                OpenConversation(pair_key(conversation.contact_number, conversation.business_number)),
-                condition=OpenConversation.conversation_id == conversation_id,
-            )
-            tx.update(
-                Conversation(conversation_id),
-                actions=[
-                    Conversation.status.set("closed"),
-                    Conversation.closed_at.set(now),
-                    Conversation.closed_by.set(actor),
-                ],
-                condition=Conversation.status == "open",
-            )
-    except TransactWriteError as error:
-        if failed_conditions(error):
-            raise ConversationClosed("the conversation is already closed", field="conversation") from None
-        raise
+
+    def write(tx: TransactWrite) -> None:
+        tx.delete(
+            OpenConversation(pair_key(conversation.contact_number, conversation.business_number)),
+            condition=OpenConversation.conversation_id == conversation_id,
+        )
+        tx.update(
+            Conversation(conversation_id),
+            actions=[
+                Conversation.status.set("closed"),
+                Conversation.closed_at.set(now),
+                Conversation.closed_by.set(actor),
+            ],
+            condition=Conversation.status == "open",
+        )
+
+    if write_transaction(write):
+        raise ConversationClosed("the conversation is already closed", field="conversation")
 
 
 def for_contact(number: str) -> list[dict[str, Any]]:

@@ -13,13 +13,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pynamodb.exceptions import TransactWriteError, UpdateError
+from pynamodb.exceptions import UpdateError
+from pynamodb.transactions import TransactWrite
 
 from chalicelib.errors import ValidationFailed
 from chalicelib.models import Contact, OptOut, OptOutHistory
 from chalicelib.models.contacts import sort_key
 from chalicelib.models.optouts import COMPANY, campaign_scope
-from chalicelib.models.writes import condition_failed, failed_conditions, transaction
+from chalicelib.models.writes import condition_failed, write_transaction
 from chalicelib.services.contacts import parse_number, upsert_actions
 from chalicelib.services.paging import Page, decode_cursor, encode_cursor
 from chalicelib.timestamps import iso_z
@@ -99,19 +100,16 @@ def _change(
         at=now,
     )
     contact_actions = _contact_actions(number, now, scope, opted_out=store is not None)
-    try:
-        with transaction() as tx:
-            if store is not None:
-                tx.save(store, condition=OptOut.number.does_not_exist())
-            else:
-                tx.delete(OptOut(number, scope.key), condition=OptOut.number.exists())
-            tx.save(history)
-            tx.update(Contact(number), actions=contact_actions, add_version_condition=False)
-    except TransactWriteError as error:
-        if failed_conditions(error) == [0]:
-            return False
-        raise
-    return True
+
+    def write(tx: TransactWrite) -> None:
+        if store is not None:
+            tx.save(store, condition=OptOut.number.does_not_exist())
+        else:
+            tx.delete(OptOut(number, scope.key), condition=OptOut.number.exists())
+        tx.save(history)
+        tx.update(Contact(number), actions=contact_actions, add_version_condition=False)
+
+    return not write_transaction(write)
 
 
 def _contact_actions(number: str, now: datetime, scope: Scope, *, opted_out: bool) -> list[Any]:
