@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any
+
 from pynamodb.attributes import (
     ListAttribute,
     MapAttribute,
@@ -12,6 +15,7 @@ from pynamodb.attributes import (
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
+from chalicelib.ids import new_id
 from chalicelib.models.base import table_meta
 
 STATUS_RANK = {"received": 0, "queued": 0, "sent": 1, "delivered": 2, "failed": 2, "undelivered": 2, "blocked": 2}
@@ -54,3 +58,11 @@ class Message(Model):
     updated_at = UTCDateTimeAttribute(null=True)
 
     by_provider_id = ByProviderId()
+
+    @classmethod
+    def new(cls, conversation_id: str, created_at: datetime, **fields: Any) -> Message:
+        """A message with a fresh id, keyed so the thread reads in creation order."""
+        message_id = new_id("msg")
+        return cls(
+            conversation_id, f"{created_at.isoformat()}#{message_id}", id=message_id, created_at=created_at, **fields
+        )

@@ -20,7 +20,6 @@ from aws_lambda_powertools.utilities.idempotency import (
 from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
 
 from chalicelib.config import resource_name
-from chalicelib.ids import new_id
 from chalicelib.models import BusinessNumber, Message
 from chalicelib.models.messages import Media
 from chalicelib.observability import logger
@@ -78,10 +77,9 @@ def _receive(sms: InboundSms) -> dict[str, Any]:
     number = contacts.parse_number(sms.from_number, field="from")
     now = datetime.now(UTC)
     contacts.record_activity(number, now)
-    message = Message(
-        "",
-        "",
-        id=new_id("msg"),
+    message = Message.new(
+        "",  # the conversation is known only once _deliver has opened or joined it
+        now,
         direction="inbound",
         body=sms.body,
         media=[Media(url=m["url"], content_type=m.get("content_type")) for m in sms.media],
@@ -90,9 +88,7 @@ def _receive(sms: InboundSms) -> dict[str, Any]:
         business_number=business.number,
         sender=number,
         provider_message_id=sms.provider_message_id,
-        created_at=now,
     )
-    message.sk = f"{now.isoformat()}#{message.id}"
     conversation_id = _deliver(message, number, business.number, now)
     keyword = classify(sms.body)
     if keyword is not None:

@@ -16,7 +16,6 @@ from pynamodb.exceptions import UpdateError
 
 from chalicelib.composition import compose
 from chalicelib.errors import ApiError
-from chalicelib.ids import new_id
 from chalicelib.models import BusinessNumber, Contact, Message
 from chalicelib.models.messages import STATUS_RANK, Media
 from chalicelib.models.writes import condition_failed
@@ -90,9 +89,9 @@ def send(outgoing: Outgoing) -> Message:
         raise SendRefused(refusal, field="contact_number")
     composition = compose(outgoing.body, outgoing.business.appended_message, allow_empty=bool(outgoing.media))
     now = datetime.now(UTC)
-    message = Message(
+    message = Message.new(
         outgoing.conversation_id,
-        f"{now.isoformat()}#{new_id('msg')}",
+        now,
         direction="outbound",
         body=composition.text,
         media=list(outgoing.media),
@@ -102,9 +101,7 @@ def send(outgoing: Outgoing) -> Message:
         sender=outgoing.sender,
         encoding=composition.encoding,
         segments=composition.segments,
-        created_at=now,
     )
-    message.id = message.sk.split("#", 1)[1]
     conversations.append(outgoing.conversation_id, message, unread=False)
     _hand_to_transport(message, outgoing)
     return message
