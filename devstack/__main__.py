@@ -10,6 +10,7 @@ from __future__ import annotations
 import signal
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
@@ -105,17 +106,24 @@ def run(ports: Ports, children: list[Child]) -> None:
     supervise(children)
 
 
+def already_serving(port: int, endpoint: str, is_serving: Callable[[str], bool], what: str, port_var: str) -> bool:
+    """True when `what` already answers on `port` (reuse it); raise when something else holds the port."""
+    if not port_in_use(port):
+        return False
+    if is_serving(endpoint):
+        say(f"{what} already answers on {endpoint}: reusing it (it will be left running)")
+        return True
+    raise StackError(
+        f"port {port} is in use by something that does not answer as {what}.\n"
+        f"Stop it, or run with {port_var}=<another port>."
+    )
+
+
 def ensure_dynamodb(ports: Ports, children: list[Child]) -> bool:
     """Start DynamoDB Local with data in .local/dynamodb; False when one already answers on the port."""
     endpoint = ports.dynamodb_endpoint
-    if port_in_use(ports.dynamodb):
-        if dynamodb_local.is_serving(endpoint):
-            say(f"DynamoDB already answers on {endpoint}: reusing it (it will be left running)")
-            return False
-        raise StackError(
-            f"port {ports.dynamodb} is in use by something that is not DynamoDB (it does not answer ListTables).\n"
-            f"Stop it, or run with DEVSTACK_DYNAMODB_PORT=<another port>."
-        )
+    if already_serving(ports.dynamodb, endpoint, dynamodb_local.is_serving, "DynamoDB", "DEVSTACK_DYNAMODB_PORT"):
+        return False
     log_path = LOG_DIR / "dynamodb.log"
     offset = log_path.stat().st_size if log_path.exists() else 0
     say(f"starting DynamoDB Local on {endpoint} (first start takes a few seconds)")
@@ -132,14 +140,8 @@ def ensure_dynamodb(ports: Ports, children: list[Child]) -> bool:
 def ensure_moto(ports: Ports, env: dict[str, str], children: list[Child]) -> bool:
     """Start moto's server for S3, SQS and SNS; False when one already answers on the port."""
     endpoint = ports.moto_endpoint
-    if port_in_use(ports.moto):
-        if moto_server.is_serving(endpoint):
-            say(f"S3/SQS/SNS already answer on {endpoint}: reusing that server (it will be left running)")
-            return False
-        raise StackError(
-            f"port {ports.moto} is in use by something that does not answer S3, SQS and SNS calls.\n"
-            f"Stop it, or run with DEVSTACK_MOTO_PORT=<another port>."
-        )
+    if already_serving(ports.moto, endpoint, moto_server.is_serving, "S3/SQS/SNS (moto)", "DEVSTACK_MOTO_PORT"):
+        return False
     say(f"starting moto (S3, SQS, SNS) on {endpoint}")
     children.append(moto_server.start(ports.moto, child_environment(env), LOG_DIR / "moto.log"))
     return True
