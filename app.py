@@ -2,12 +2,33 @@
 
 from chalice import Chalice
 
-from chalicelib.api import agents, business_numbers, contacts, conversations, custom_fields, messages, optouts, webhooks
+from chalicelib.api import (
+    agents,
+    business_numbers,
+    contacts,
+    conversations,
+    custom_fields,
+    messages,
+    optouts,
+    quick_texts,
+    webhooks,
+)
 from chalicelib.api.middleware import http_middleware
 from chalicelib.events import sms
 
 app = Chalice(app_name="sms-engagement")
 app.api.cors = True
 app.register_middleware(http_middleware, "http")
-for module in (agents, contacts, custom_fields, business_numbers, conversations, optouts, messages, webhooks, sms):
+for module in (
+    agents,
+    contacts,
+    custom_fields,
+    business_numbers,
+    conversations,
+    quick_texts,
+    optouts,
+    messages,
+    webhooks,
+    sms,
+):
     app.register_blueprint(module.blueprint)

@@ -14,6 +14,10 @@ from typing import Any
 
 ROLES = ("admin", "supervisor", "agent")
 """Every role, most powerful first."""
+EVERYONE = frozenset(ROLES)
+STAFF = frozenset({"admin", "supervisor"})
+"""Admins and supervisors: they see every conversation."""
+ADMIN = frozenset({"admin"})
 
 
 @dataclass(frozen=True)

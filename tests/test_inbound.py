@@ -116,7 +116,7 @@ def test_fifty_concurrent_messages_from_a_new_number(dynamodb, business, spy):
     conversation_id = results[0]["conversation_id"]
     assert sorted(m.body for m in messages_of(conversation_id)) == sorted(f"message {i}" for i in range(50))
     assert Conversation.get(conversation_id).message_count == 50
-    assert [c["id"] for c in conversations.for_contact("+17375550150")] == [conversation_id]
+    assert [c.id for c in Conversation.by_contact.query("+17375550150")] == [conversation_id]
 
 
 def test_closed_conversation_is_never_reopened(client, business, spy):

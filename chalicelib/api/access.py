@@ -7,14 +7,11 @@ token: carriers call them and prove themselves with a signature instead.
 
 from __future__ import annotations
 
-from chalicelib.auth import Caller
+from chalicelib.auth import ADMIN, EVERYONE, STAFF, Caller
 from chalicelib.errors import Forbidden, Unauthorized
 
 PUBLIC = frozenset({"public"})
 """Marks a route that carries no user token; not a role anyone holds."""
-EVERYONE = frozenset({"admin", "supervisor", "agent"})
-STAFF = frozenset({"admin", "supervisor"})
-ADMIN = frozenset({"admin"})
 
 ROUTE_ROLES: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/contacts"): EVERYONE,
@@ -28,9 +25,15 @@ ROUTE_ROLES: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/business-numbers"): EVERYONE,
     ("POST", "/business-numbers"): ADMIN,
     ("PATCH", "/business-numbers/{number}"): ADMIN,
+    ("GET", "/conversations"): EVERYONE,
     ("POST", "/conversations"): EVERYONE,
+    ("POST", "/conversations/close"): STAFF,
     ("GET", "/conversations/{conversation_id}"): EVERYONE,
     ("POST", "/conversations/{conversation_id}/messages"): EVERYONE,
+    ("POST", "/conversations/{conversation_id}/notes"): EVERYONE,
+    ("POST", "/conversations/{conversation_id}/claim"): EVERYONE,
+    ("POST", "/conversations/{conversation_id}/transfer"): EVERYONE,
+    ("POST", "/conversations/{conversation_id}/close"): EVERYONE,
     ("GET", "/contacts/{number}/conversations"): EVERYONE,
     ("GET", "/optouts"): EVERYONE,
     ("POST", "/optouts"): STAFF,
@@ -49,6 +52,14 @@ ROUTE_ROLES: dict[tuple[str, str], frozenset[str]] = {
     ("DELETE", "/agent-groups/{group_id}"): STAFF,
     ("POST", "/agent-groups/{group_id}/members"): STAFF,
     ("DELETE", "/agent-groups/{group_id}/members/{username}"): STAFF,
+    ("GET", "/quick-notes"): EVERYONE,
+    ("POST", "/quick-notes"): STAFF,
+    ("PATCH", "/quick-notes/{text_id}"): STAFF,
+    ("DELETE", "/quick-notes/{text_id}"): STAFF,
+    ("GET", "/quick-replies"): EVERYONE,
+    ("POST", "/quick-replies"): STAFF,
+    ("PATCH", "/quick-replies/{text_id}"): STAFF,
+    ("DELETE", "/quick-replies/{text_id}"): STAFF,
     ("POST", "/webhooks/twilio"): PUBLIC,
     ("POST", "/webhooks/twilio/status"): PUBLIC,
     ("POST", "/webhooks/inbound"): PUBLIC,

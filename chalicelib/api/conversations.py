@@ -1,40 +1,84 @@
-"""Conversation routes: start one, reply in one, read its thread, a contact's history."""
+"""Conversation routes: the inbox views, a thread, and everything agents do in one.
+
+Every route that names a conversation first checks the caller may see it, so a
+conversation an agent may not see answers 404 to every action, as if absent.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from chalice import Blueprint, Response
+from chalice.app import Request
 
 from chalicelib.api.authorizer import cognito
-from chalicelib.api.payloads import caller_name, created, parse_body, path_value
-from chalicelib.api.schemas import ConversationCreate, MessageCreate
+from chalicelib.api.payloads import created, parse_body, parse_query, path_value
+from chalicelib.api.schemas import (
+    BulkClose,
+    ConversationCreate,
+    ConversationListParams,
+    MessageCreate,
+    NoteCreate,
+    TransferRequest,
+)
+from chalicelib.auth import caller_from_context
+from chalicelib.errors import Unauthorized, ValidationFailed
+from chalicelib.models import Conversation
 from chalicelib.models.messages import Media
-from chalicelib.services import agent_messages, contacts, conversations
+from chalicelib.services import agent_messages, agents, assignment, contacts, conversations, inbox
+from chalicelib.services.visibility import Viewer, require_visible
 
 blueprint = Blueprint(__name__)
 
 
-def _media(payload: MessageCreate) -> list[Media]:
-    return [Media(url=m.url, content_type=m.content_type) for m in payload.media]
+def _viewer(request: Request) -> Viewer:
+    caller = caller_from_context(request.context)
+    if caller is None or caller.role is None:
+        raise Unauthorized("a valid user token is required")
+    return Viewer(caller.username, caller.role, agents.caller_groups(caller.username))
+
+
+def _visible(conversation_id: str, viewer: Viewer) -> Conversation:
+    return require_visible(conversations.find(conversation_id), conversation_id, viewer)
+
+
+def _draft(payload: MessageCreate) -> agent_messages.Draft:
+    media = [Media(url=m.url, content_type=m.content_type) for m in payload.media]
+    return agent_messages.Draft(payload.body, media, payload.quick_reply)
+
+
+@blueprint.route("/conversations", methods=["GET"], authorizer=cognito)
+def list_conversations() -> dict[str, Any]:
+    request = blueprint.current_request
+    params = parse_query(request, ConversationListParams)
+    return inbox.list_conversations(inbox.InboxQuery(**params.model_dump()), _viewer(request)).body()
 
 
 @blueprint.route("/conversations", methods=["POST"], authorizer=cognito)
 def start_conversation() -> Response:
-    payload = parse_body(blueprint.current_request, ConversationCreate)
+    request = blueprint.current_request
+    payload = parse_body(request, ConversationCreate)
     started = agent_messages.start_conversation(
-        payload.business_number,
-        payload.contact_number,
-        payload.body,
-        _media(payload),
-        caller_name(blueprint.current_request),
+        payload.business_number, payload.contact_number, _draft(payload), _viewer(request).username
     )
     return created(started)
 
 
+@blueprint.route("/conversations/close", methods=["POST"], authorizer=cognito)
+def close_conversations() -> dict[str, Any]:
+    """Bulk close (staff only, by the route table): the ids given, or every open one."""
+    request = blueprint.current_request
+    payload = parse_body(request, BulkClose)
+    if payload.all == (payload.ids is not None):
+        raise ValidationFailed('give either "ids" or "all": true', field="ids")
+    ids = list(inbox.open_ids()) if payload.all else list(payload.ids or ())
+    return inbox.close_many(ids, _viewer(request).username)
+
+
 @blueprint.route("/conversations/{conversation_id}", methods=["GET"], authorizer=cognito)
 def get_conversation(conversation_id: str) -> dict[str, Any]:
-    conversation = conversations.load(conversation_id)
+    viewer = _viewer(blueprint.current_request)
+    conversation = _visible(conversation_id, viewer)
     return {
         **conversations.view(conversation),
         "messages": [conversations.message_view(m) for m in conversations.thread(conversation_id)],
@@ -43,13 +87,45 @@ def get_conversation(conversation_id: str) -> dict[str, Any]:
 
 @blueprint.route("/conversations/{conversation_id}/messages", methods=["POST"], authorizer=cognito)
 def reply(conversation_id: str) -> Response:
-    payload = parse_body(blueprint.current_request, MessageCreate)
-    message = agent_messages.reply(
-        conversation_id, payload.body, _media(payload), caller_name(blueprint.current_request)
-    )
-    return created(message)
+    request = blueprint.current_request
+    payload = parse_body(request, MessageCreate)
+    viewer = _viewer(request)
+    return created(agent_messages.reply(_visible(conversation_id, viewer), viewer, _draft(payload)))
+
+
+@blueprint.route("/conversations/{conversation_id}/notes", methods=["POST"], authorizer=cognito)
+def add_note(conversation_id: str) -> Response:
+    request = blueprint.current_request
+    payload = parse_body(request, NoteCreate)
+    viewer = _viewer(request)
+    conversation = _visible(conversation_id, viewer)
+    return created(agent_messages.add_note(conversation, viewer.username, payload.body, payload.quick_note))
+
+
+@blueprint.route("/conversations/{conversation_id}/claim", methods=["POST"], authorizer=cognito)
+def claim(conversation_id: str) -> dict[str, Any]:
+    viewer = _viewer(blueprint.current_request)
+    return conversations.view(assignment.claim(_visible(conversation_id, viewer), viewer))
+
+
+@blueprint.route("/conversations/{conversation_id}/transfer", methods=["POST"], authorizer=cognito)
+def transfer(conversation_id: str) -> dict[str, Any]:
+    request = blueprint.current_request
+    payload = parse_body(request, TransferRequest)
+    viewer = _viewer(request)
+    moved = assignment.transfer(_visible(conversation_id, viewer), viewer, payload.agent, payload.group)
+    return conversations.view(moved)
+
+
+@blueprint.route("/conversations/{conversation_id}/close", methods=["POST"], authorizer=cognito)
+def close(conversation_id: str) -> dict[str, Any]:
+    viewer = _viewer(blueprint.current_request)
+    _visible(conversation_id, viewer)
+    conversations.close(conversation_id, viewer.username)
+    return conversations.view(conversations.load(conversation_id))
 
 
 @blueprint.route("/contacts/{number}/conversations", methods=["GET"], authorizer=cognito)
 def contact_conversations(number: str) -> dict[str, Any]:
-    return {"items": conversations.for_contact(contacts.parse_number(path_value(number)))}
+    viewer = _viewer(blueprint.current_request)
+    return {"items": inbox.for_contact(contacts.parse_number(path_value(number)), viewer)}

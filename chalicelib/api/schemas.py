@@ -84,9 +84,14 @@ class MediaItem(_Strict):
     content_type: str | None = Field(default=None, max_length=100)
 
 
+Id = Annotated[str, Field(min_length=1, max_length=100)]
+
+
 class MessageCreate(_Strict):
     body: str = Field(default="", max_length=4000)
     media: list[MediaItem] = Field(default_factory=list, max_length=10)
+    quick_reply: Id | None = None
+    """A quick reply's id, sent (placeholders filled in) instead of `body`."""
 
 
 class ConversationCreate(MessageCreate):
@@ -166,3 +171,44 @@ class AgentGroupCreate(_Strict):
 
 class MemberAdd(_Strict):
     username: Username
+
+
+class ConversationListParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    view: Literal["inbox", "all_open", "closed"] = "inbox"
+    q: str | None = Field(default=None, min_length=1, max_length=100)
+    agent: Username | None = None
+    group: Id | None = None
+    business_number: str | None = Field(default=None, min_length=1, max_length=40)
+    unread: bool | None = None
+    sort: Literal["date", "contact"] = "date"
+    order: Literal["asc", "desc"] | None = None
+    limit: int = Field(default=25, ge=1, le=100)
+    cursor: str | None = Field(default=None, max_length=2000)
+
+
+class NoteCreate(_Strict):
+    body: str = Field(default="", max_length=4000)
+    quick_note: Id | None = None
+    """A quick note's id, saved as the note instead of `body`."""
+
+
+class TransferRequest(_Strict):
+    agent: Username | None = None
+    group: Id | None = None
+
+
+class BulkClose(_Strict):
+    ids: list[Id] | None = Field(default=None, min_length=1, max_length=500)
+    all: bool = False
+
+
+class QuickTextCreate(_Strict):
+    title: str = Field(min_length=1, max_length=100)
+    text: str = Field(min_length=1, max_length=1600)
+
+
+class QuickTextChanges(_Strict):
+    title: str | None = Field(default=None, min_length=1, max_length=100)
+    text: str | None = Field(default=None, min_length=1, max_length=1600)

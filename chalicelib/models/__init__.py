@@ -3,11 +3,12 @@
 from chalicelib.models.agents import Agent, AgentGroup
 from chalicelib.models.business_numbers import BusinessNumber
 from chalicelib.models.contacts import Contact
-from chalicelib.models.conversations import Conversation, OpenConversation
+from chalicelib.models.conversations import Conversation, ConversationAccess, OpenConversation
 from chalicelib.models.idempotency import IdempotencyRecord
 from chalicelib.models.messages import Message
 from chalicelib.models.optouts import OptOut, OptOutHistory
 from chalicelib.models.outbox import Outbox
+from chalicelib.models.quick_texts import QuickText
 from chalicelib.models.settings import AccountSettings
 
 ALL_MODELS = (
@@ -23,6 +24,8 @@ ALL_MODELS = (
     Outbox,
     Agent,
     AgentGroup,
+    ConversationAccess,
+    QuickText,
 )
 
 __all__ = [
@@ -33,10 +36,12 @@ __all__ = [
     "BusinessNumber",
     "Contact",
     "Conversation",
+    "ConversationAccess",
     "IdempotencyRecord",
     "Message",
     "OpenConversation",
     "OptOut",
     "OptOutHistory",
     "Outbox",
+    "QuickText",
 ]

@@ -57,10 +57,19 @@ def merged_query(
         for position, stream in enumerate(streams)
     ]
     merged = heapq.merge(*iterators, key=lambda pair: pair[0], reverse=descending)
-    page = list(itertools.islice(merged, limit + 1))
+    page = list(itertools.islice(_distinct(merged), limit + 1))
     items = [item for _, item in page[:limit]]
     next_after = page[limit - 1][0] if len(page) > limit else None
     return items, next_after
+
+
+def _distinct(pairs: Iterator[tuple[str, Model]]) -> Iterator[tuple[str, Model]]:
+    """Drop repeats of a key: streams over different partitions can hold the same item (its key is unique)."""
+    previous = None
+    for key, item in pairs:
+        if key != previous:
+            yield key, item
+        previous = key
 
 
 def _read(

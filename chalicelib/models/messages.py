@@ -1,4 +1,8 @@
-"""Messages of a conversation, in order, and the index delivery receipts find them by."""
+"""A conversation's thread in order (messages, internal notes, events) and the index receipts find messages by.
+
+Notes and events share the messages' key, so one Query reads the whole thread
+in the order things happened. `direction` says which kind an entry is.
+"""
 
 from __future__ import annotations
 
@@ -43,9 +47,13 @@ class Message(Model):
     """Creation time then id: the thread reads in order with one Query."""
     id = UnicodeAttribute()
     direction = UnicodeAttribute()
+    """inbound, outbound, note (internal, never sent) or event (an action on the conversation)."""
     body = UnicodeAttribute(null=True)
     media = ListAttribute(of=Media, default=list)
-    status = UnicodeAttribute()
+    status = UnicodeAttribute(null=True)
+    """Delivery status of a message; notes and events have none."""
+    event = UnicodeAttribute(null=True)
+    details = MapAttribute(null=True)
     status_rank = NumberAttribute(default=0)
     error = UnicodeAttribute(null=True)
     contact_number = UnicodeAttribute()

@@ -42,6 +42,13 @@ def caller_groups(username: str) -> frozenset[str]:
     return frozenset(agent.groups or ()) if agent.active else frozenset()
 
 
+def load_agent(username: str) -> Agent:
+    try:
+        return Agent.get(ACCOUNT, username, consistent_read=True)
+    except Agent.DoesNotExist:
+        raise NotFound(f"no agent {username}", field="username") from None
+
+
 def list_agents() -> list[dict[str, Any]]:
     return [agent_view(agent) for agent in Agent.query(ACCOUNT)]
 

@@ -270,6 +270,33 @@ def upsert_actions(number: str, now: datetime, *, messaged: bool = False, opt_st
     ]
 
 
-def record_activity(number: str, now: datetime) -> None:
-    """Create the contact if unknown and stamp its last message; one UpdateItem, no read."""
-    Contact(number).update(actions=upsert_actions(number, now, messaged=True), add_version_condition=False)
+def record_activity(number: str, now: datetime) -> str:
+    """Create the contact if unknown and stamp its last message; one UpdateItem, no read.
+
+    Returns the contact's display name ("" if it has none), which the update
+    returns anyway, so conversations can keep the name they sort by current.
+    """
+    contact = Contact(number)
+    contact.update(actions=upsert_actions(number, now, messaged=True), add_version_condition=False)
+    return display_name(contact)
+
+
+def display_name(contact: Contact) -> str:
+    return " ".join(part for part in (contact.first_name, contact.last_name) if part)
+
+
+def placeholder_names() -> list[str]:
+    return ["number", *PROFILE_FIELDS, *custom_fields.list_fields()]
+
+
+def placeholder_values(number: str) -> dict[str, str | None]:
+    """What `{first_name}` and friends stand for in a message to `number` (unknown contact: just the number)."""
+    try:
+        contact = Contact.get(number)
+    except Contact.DoesNotExist:
+        return {"number": number}
+    custom = contact.custom.as_dict() if contact.custom else {}
+    values: dict[str, str | None] = {name: str(value) for name, value in custom.items()}
+    values.update({name: getattr(contact, name) for name in PROFILE_FIELDS})
+    values["number"] = number
+    return values

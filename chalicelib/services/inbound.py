@@ -76,7 +76,7 @@ def _receive(sms: InboundSms) -> dict[str, Any]:
     business = business_numbers.load(sms.to_number)
     number = contacts.parse_number(sms.from_number, field="from")
     now = datetime.now(UTC)
-    contacts.record_activity(number, now)
+    contact_name = contacts.record_activity(number, now)
     message = Message.new(
         "",  # the conversation is known only once _deliver has opened or joined it
         now,
@@ -89,7 +89,7 @@ def _receive(sms: InboundSms) -> dict[str, Any]:
         sender=number,
         provider_message_id=sms.provider_message_id,
     )
-    conversation_id = _deliver(message, number, business.number, now)
+    conversation_id = _deliver(message, number, business.number, now, contact_name)
     keyword = classify(sms.body)
     if keyword is not None:
         _answer(keyword, number, business, conversation_id)
@@ -100,13 +100,13 @@ def _receive(sms: InboundSms) -> dict[str, Any]:
     return {"conversation_id": conversation_id, "message_id": message.id, "keyword": keyword and keyword.word}
 
 
-def _deliver(message: Message, number: str, business_number: str, now: datetime) -> str:
+def _deliver(message: Message, number: str, business_number: str, now: datetime, contact_name: str) -> str:
     """Append to the open conversation; if it closes underneath us, the next one opens."""
     for _ in range(_DELIVERY_ATTEMPTS):
-        conversation_id = conversations.open_or_join(number, business_number, now).conversation_id
+        conversation_id = conversations.open_or_join(number, business_number, now, contact_name).conversation_id
         message.conversation_id = conversation_id
         try:
-            conversations.append(conversation_id, message, unread=True)
+            conversations.append(conversation_id, message, unread=True, contact_name=contact_name)
         except conversations.ConversationClosed:
             continue
         return conversation_id

@@ -102,7 +102,13 @@ def send(outgoing: Outgoing) -> Message:
         encoding=composition.encoding,
         segments=composition.segments,
     )
-    conversations.append(outgoing.conversation_id, message, unread=False)
+    by_agent = outgoing.purpose is Purpose.AGENT
+    conversations.append(
+        outgoing.conversation_id,
+        message,
+        unread=False if by_agent else None,
+        participant=outgoing.sender if by_agent else None,
+    )
     _hand_to_transport(message, outgoing)
     return message
 
