@@ -166,3 +166,35 @@ def business(dynamodb: str) -> dict[str, Any]:
     return business_numbers.create(
         {"number": BUSINESS_NUMBER, "name": "Acme", "appended_message": "Reply STOP to opt out"}
     )
+
+
+@dataclass
+class Team:
+    """Two agents in different groups, a supervisor and an admin, as the manual's examples have them."""
+
+    alex: Api
+    riley: Api
+    sam: Api
+    ada: Api
+    sales: str
+    support: str
+
+    def as_user(self, username: str) -> Api:
+        return getattr(self, username)
+
+
+@pytest.fixture
+def team(client: Client, business: dict[str, Any]) -> Team:
+    """alex works in Sales, riley in Support; sam supervises, ada administers."""
+    from chalicelib.services import agents
+
+    for username, role in (("alex", "agent"), ("riley", "agent"), ("sam", "supervisor"), ("ada", "admin")):
+        agents.create_agent({"username": username, "name": username.title(), "role": role})
+    return Team(
+        alex=Api(client, demo_token("alex", "agent")),
+        riley=Api(client, demo_token("riley", "agent")),
+        sam=Api(client, demo_token("sam", "supervisor")),
+        ada=Api(client, demo_token("ada", "admin")),
+        sales=agents.create_group("Sales", ["alex"])["id"],
+        support=agents.create_group("Support", ["riley"])["id"],
+    )

@@ -59,6 +59,7 @@ MODEL_NAMES = frozenset(model.__name__ for model in REQUEST_MODELS)
 
 QUERY_MODELS = {
     "ContactListParams": ("GET", "/contacts"),
+    "ConversationListParams": ("GET", "/conversations"),
     "OptOutListParams": ("GET", "/optouts"),
     "OptInParams": ("DELETE", "/optouts/{number}"),
 }
@@ -66,6 +67,18 @@ QUERY_MODELS = {
 
 Every other model validates a JSON body, or an item nested in one (`MediaItem`),
 and is documented as the component schema of the same name.
+"""
+
+BODILESS_ACTIONS = frozenset(
+    {
+        ("POST", "/conversations/{conversation_id}/claim"),
+        ("POST", "/conversations/{conversation_id}/close"),
+    }
+)
+"""POST routes that read no body: the path names the action and its target.
+
+Documented without a request body (hence without 413 and 415); the response
+tests call them with none.
 """
 
 FORM = "application/x-www-form-urlencoded"
@@ -230,7 +243,9 @@ def test_request_bodies_match_the_routes(app: Any, spec: dict[str, Any]) -> None
     """JSON bodies are request models; form bodies (Twilio's) are schemas of their own."""
     for (method, path), operation in operations(spec).items():
         route = (method, path)
-        if method in ("POST", "PUT", "PATCH"):
+        if route in BODILESS_ACTIONS:
+            assert "requestBody" not in operation, f"{route} reads no body"
+        elif method in ("POST", "PUT", "PATCH"):
             assert "requestBody" in operation, f"{route} reads a body: document it"
         if "requestBody" not in operation:
             continue
@@ -562,7 +577,7 @@ def test_conversation_responses(spec: dict[str, Any], business: Any, agent: User
     agent("POST", route + "/messages", 400, messages, {"body": "x" * 1601})
     agent("POST", route + "/messages", 404, "/conversations/conv_missing/messages", {"body": "hi"})
     thread = agent("GET", route, 200, f"/conversations/{conversation_id}")
-    assert len(thread["messages"]) == 2
+    assert [m["direction"] for m in thread["messages"]] == ["event", "outbound", "outbound"]
     agent("GET", route, 404, "/conversations/conv_missing")
     listed = agent("GET", "/contacts/{number}/conversations", 200, f"/contacts/{quote(ANA)}/conversations")
     assert [c["id"] for c in listed["items"]] == [conversation_id]
@@ -577,6 +592,153 @@ def test_conversation_responses(spec: dict[str, Any], business: Any, agent: User
     assert closed_reply["error"]["code"] == "conversation_closed"
     closed_thread = agent("GET", route, 200, f"/conversations/{conversation_id}")
     assert closed_thread["status"] == "closed" and closed_thread["closed_at"] is not None
+    assert closed_thread["closed_by"] == "ada"
+
+
+def test_quick_text_responses(spec: dict[str, Any], supervisor: User, admin: User, agent: User) -> None:
+    for path, kind in (("/quick-notes", "quick_note"), ("/quick-replies", "quick_reply")):
+        one = path + "/{text_id}"
+        text = supervisor("POST", path, 201, body={"title": "Greeting", "text": "Hi {first_name|there}!"})
+        assert text["id"].startswith(kind)
+        admin("POST", path, 400, body={"title": "", "text": "x"})
+        agent("POST", path, 403, body={"title": "Mine", "text": "x"})
+        assert [t["id"] for t in agent("GET", path, 200)["items"]] == [text["id"]]
+        changed = supervisor("PATCH", one, 200, f"{path}/{text['id']}", {"title": "Hello"})
+        assert (changed["title"], changed["text"]) == ("Hello", "Hi {first_name|there}!")
+        supervisor("PATCH", one, 400, f"{path}/{text['id']}", {"title": None})
+        supervisor("PATCH", one, 404, f"{path}/{kind}_missing", {"title": "x"})
+        agent("PATCH", one, 403, f"{path}/{text['id']}", {"title": "x"})
+        agent("DELETE", one, 403, f"{path}/{text['id']}")
+        supervisor("DELETE", one, 204, f"{path}/{text['id']}")
+        supervisor("DELETE", one, 404, f"{path}/{text['id']}")
+        assert agent("GET", path, 200)["items"] == []
+
+    unknown = supervisor("POST", "/quick-replies", 400, body={"title": "Bad", "text": "Hi {frist_name}, {city|}"})
+    assert unknown["error"]["details"] == [{"field": "text", "placeholder": "frist_name", "position": 3}]
+    reply = supervisor("POST", "/quick-replies", 201, body={"title": "Hi", "text": "Hi {first_name|there}"})
+    bad_change = supervisor("PATCH", "/quick-replies/{text_id}", 400, f"/quick-replies/{reply['id']}", {"text": "{x}"})
+    assert bad_change["error"]["details"][0]["placeholder"] == "x"
+    note = supervisor("POST", "/quick-notes", 201, body={"title": "Braces", "text": "Not a {placeholder}"})
+    assert note["text"] == "Not a {placeholder}"
+
+
+def test_inbox_responses(
+    spec: dict[str, Any], business: Any, spy: Any, admin: User, supervisor: User, agent: User
+) -> None:
+    from chalicelib.services import inbound
+
+    admin("POST", "/contacts", 201, body={"number": ANA, "first_name": "Ana"})
+    for username in ("alex", "riley"):
+        admin("POST", "/agents", 201, body={"username": username, "name": username.title(), "role": "agent"})
+    sales = supervisor("POST", "/agent-groups", 201, body={"name": "Sales", "members": ["riley"]})["id"]
+    opened = [
+        inbound.receive(inbound.InboundSms("twilio", f"SM{i}", number, BUSINESS_NUMBER, "Are you open today?"))
+        for i, number in enumerate((ANA, "+15125550135"))
+    ]
+    ana, other = (result["conversation_id"] for result in opened)
+
+    inbox = agent("GET", "/conversations", 200)
+    assert [c["id"] for c in inbox["items"]] == [other, ana] and inbox["next_cursor"] is None
+    first = agent("GET", "/conversations", 200, "/conversations?sort=contact&limit=1&unread=true")
+    assert [(c["id"], c["contact_name"]) for c in first["items"]] == [(ana, "Ana")]
+    rest = agent(
+        "GET", "/conversations", 200, f"/conversations?sort=contact&limit=1&unread=true&cursor={first['next_cursor']}"
+    )
+    assert [c["id"] for c in rest["items"]] == [other] and rest["next_cursor"] is None
+    found = agent("GET", "/conversations", 200, f"/conversations?q=ANA&business_number={quote(BUSINESS_NUMBER)}")
+    assert [c["id"] for c in found["items"]] == [ana]
+    assert [c["id"] for c in agent("GET", "/conversations", 200, "/conversations?q=550135")["items"]] == [other]
+    agent("GET", "/conversations", 400, "/conversations?q=--")
+    agent("GET", "/conversations", 400, "/conversations?limit=101")
+    agent("GET", "/conversations", 400, f"/conversations?view=closed&cursor={first['next_cursor']}")
+    refused = agent("GET", "/conversations", 403, "/conversations?view=all_open")
+    assert refused["error"]["field"] == "view"
+    assert len(supervisor("GET", "/conversations", 200, "/conversations?view=all_open")["items"]) == 2
+
+    conversation = "/conversations/{conversation_id}"
+    at = f"/conversations/{ana}"
+    agent("POST", conversation + "/transfer", 403, at + "/transfer", {"agent": "riley"})
+    claimed = agent("POST", conversation + "/claim", 200, at + "/claim")
+    assert (claimed["assigned_agent"], claimed["unread"]) == ("alex", True)
+    assert agent("POST", conversation + "/claim", 200, at + "/claim")["assigned_agent"] == "alex"
+    taken = supervisor("POST", conversation + "/claim", 409, at + "/claim")
+    assert taken["error"]["code"] == "already_claimed"
+    agent("POST", conversation + "/claim", 404, "/conversations/conv_missing/claim")
+
+    quick_note = supervisor("POST", "/quick-notes", 201, body={"title": "Callback", "text": "Call back Friday"})
+    quick_reply = supervisor("POST", "/quick-replies", 201, body={"title": "Hi", "text": "Hi {first_name|there}"})
+    note = agent("POST", conversation + "/notes", 201, at + "/notes", {"quick_note": quick_note["id"]})
+    assert (note["direction"], note["body"], note["status"], note["sender"]) == (
+        "note",
+        "Call back Friday",
+        None,
+        "alex",
+    )
+    agent("POST", conversation + "/notes", 201, at + "/notes", {"body": "VIP"})
+    agent("POST", conversation + "/notes", 400, at + "/notes", {"body": "x", "quick_note": quick_note["id"]})
+    agent("POST", conversation + "/notes", 400, at + "/notes", {"body": "  "})
+    agent("POST", conversation + "/notes", 404, at + "/notes", {"quick_note": "quick_note_missing"})
+    agent("POST", conversation + "/notes", 404, "/conversations/conv_missing/notes", {"body": "x"})
+    messages = conversation + "/messages"
+    sent = agent("POST", messages, 201, at + "/messages", {"quick_reply": quick_reply["id"]})
+    assert sent["body"].startswith("Hi Ana\n")
+    agent("POST", messages, 400, at + "/messages", {"body": "x", "quick_reply": quick_reply["id"]})
+    agent("POST", messages, 404, at + "/messages", {"quick_reply": "quick_reply_missing"})
+    started = agent(
+        "POST",
+        "/conversations",
+        201,
+        body={"business_number": BUSINESS_NUMBER, "contact_number": "+15125550136", "quick_reply": quick_reply["id"]},
+    )
+    assert started["message"]["body"].startswith("Hi there\n")
+    assert started["conversation"]["assigned_agent"] == "alex"
+    assert [m.body for m in spy.sent] == [sent["body"], started["message"]["body"]]
+
+    transfer = conversation + "/transfer"
+    supervisor("POST", transfer, 400, at + "/transfer", {})
+    supervisor("POST", transfer, 400, at + "/transfer", {"agent": "alex", "group": sales})
+    supervisor("POST", transfer, 404, at + "/transfer", {"agent": "nobody"})
+    supervisor("POST", transfer, 404, at + "/transfer", {"group": "grp_missing"})
+    moved = agent("POST", transfer, 200, at + "/transfer", {"agent": "riley", "group": sales})
+    assert (moved["assigned_agent"], moved["assigned_group"]) == ("riley", sales)
+    agent("GET", conversation, 404, at)
+    agent("POST", transfer, 404, at + "/transfer", {"agent": "alex"})
+
+    close = conversation + "/close"
+    closed = supervisor("POST", close, 200, at + "/close")
+    assert (closed["status"], closed["closed_by"]) == ("closed", "sam")
+    again = supervisor("POST", close, 409, at + "/close")
+    assert again["error"]["code"] == "conversation_closed"
+    supervisor("POST", close, 404, "/conversations/conv_missing/close")
+    assert supervisor("POST", conversation + "/claim", 409, at + "/claim")["error"]["code"] == "conversation_closed"
+    supervisor("POST", transfer, 409, at + "/transfer", {"agent": "alex"})
+    supervisor("POST", conversation + "/notes", 409, at + "/notes", {"body": "late"})
+
+    thread = agent("GET", conversation, 200, at)
+    events = [(m["event"], m["sender"], m["details"]) for m in thread["messages"] if m["direction"] == "event"]
+    assert events == [
+        ("opened", ANA, None),
+        ("claimed", "alex", {"agent": "alex"}),
+        ("transferred", "alex", {"agent": "riley", "group": sales, "from_agent": "alex"}),
+        ("closed", "sam", None),
+    ]
+    closed_view = agent("GET", "/conversations", 200, "/conversations?view=closed")
+    assert [c["id"] for c in closed_view["items"]] == [ana]
+
+    bulk = "/conversations/close"
+    agent("POST", bulk, 403, body={"all": True})
+    supervisor("POST", bulk, 400, body={"ids": [other], "all": True})
+    supervisor("POST", bulk, 400, body={"all": False})
+    supervisor("POST", bulk, 400, body={"ids": []})
+    result = supervisor("POST", bulk, 200, body={"ids": [other, ana, "conv_missing", other]})
+    assert result["closed"] == 1
+    assert [(f["id"], f["code"]) for f in result["failed"]] == [
+        (ana, "conversation_closed"),
+        ("conv_missing", "not_found"),
+    ]
+    assert admin("POST", bulk, 200, body={"all": True}) == {"closed": 1, "failed": []}
+    assert supervisor("GET", "/conversations", 200, "/conversations?view=all_open")["items"] == []
+    assert len(supervisor("GET", "/conversations", 200, "/conversations?view=closed")["items"]) == 3
 
 
 class CarrierOptedOut:

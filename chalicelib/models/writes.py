@@ -6,6 +6,7 @@ Every rule that must hold under concurrency is a condition on a write, so
 
 from __future__ import annotations
 
+import functools
 import random
 import time
 from collections.abc import Callable
@@ -39,7 +40,7 @@ def write_transaction(build: Callable[[TransactWrite], None]) -> list[int]:
     """
     for attempt in range(ATTEMPTS):
         try:
-            with TransactWrite(connection=Connection(region=aws_region())) as tx:
+            with TransactWrite(connection=_connection(aws_region())) as tx:
                 build(tx)
         except TransactWriteError as error:
             failed = failed_conditions(error)
@@ -51,6 +52,12 @@ def write_transaction(build: Callable[[TransactWrite], None]) -> list[int]:
         else:
             return []
     raise AssertionError("unreachable")
+
+
+@functools.cache
+def _connection(region: str) -> Connection:
+    """One connection per region for the process: each new one builds a botocore client (~0.5 s of loading)."""
+    return Connection(region=region)
 
 
 def failed_conditions(error: TransactWriteError) -> list[int]:
