@@ -4,19 +4,23 @@ States are seen from alex (an agent in Sales): their own conversation, riley's
 (another agent), one assigned to Sales with no agent, one assigned to Support,
 an unassigned one, and a closed one alex took part in, plus a closed one alex
 never touched. Each cell gets a fresh conversation, so cells cannot affect
-each other.
+each other. Assignments are dated outside the claim-race window, so "another
+agent's" is the settled state (a claim racing a fresh one is tested apart).
 """
 
 from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from chalicelib.ids import new_id
+from chalicelib.models import Conversation
 from chalicelib.services import assignment, conversations, inbound
+from chalicelib.services.assignment import CLAIM_RACE_SECONDS
 from chalicelib.services.visibility import Viewer
 from tests.conftest import BUSINESS_NUMBER, Team
 
@@ -46,6 +50,8 @@ def place(state: str, team: Team) -> tuple[str, str]:
     }.get(state, (None, None))
     if agent or group:
         assignment.transfer(conversation, ADMIN, agent, group)
+        settled = datetime.now(UTC) - timedelta(seconds=CLAIM_RACE_SECONDS + 1)
+        Conversation(conversation_id).update(actions=[Conversation.assigned_at.set(settled)])
     if state.startswith("closed"):
         conversations.close(conversation_id, agent or "ada")
     return conversation_id, number

@@ -105,7 +105,7 @@ def add_note(conversation_id: str) -> Response:
 @blueprint.route("/conversations/{conversation_id}/claim", methods=["POST"], authorizer=cognito)
 def claim(conversation_id: str) -> dict[str, Any]:
     viewer = _viewer(blueprint.current_request)
-    return conversations.view(assignment.claim(_visible(conversation_id, viewer), viewer))
+    return conversations.view(assignment.claim(assignment.claim_target(conversation_id, viewer), viewer))
 
 
 @blueprint.route("/conversations/{conversation_id}/transfer", methods=["POST"], authorizer=cognito)

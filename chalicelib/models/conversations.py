@@ -103,6 +103,7 @@ class Conversation(Model):
     status = UnicodeAttribute(default="open")
     assigned_agent = UnicodeAttribute(null=True)
     assigned_group = UnicodeAttribute(null=True)
+    assigned_at = UTCDateTimeAttribute(null=True)
     participants = UnicodeSetAttribute(null=True)
     """Agents who were assigned it or wrote in it: they keep seeing it once closed."""
     groups_seen = UnicodeSetAttribute(null=True)

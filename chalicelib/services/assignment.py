@@ -7,7 +7,7 @@ did not see. The event recording the change is written in the same transaction.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pynamodb.transactions import TransactWrite
@@ -17,11 +17,36 @@ from chalicelib.models import Conversation
 from chalicelib.models.conversations import queue_of
 from chalicelib.models.writes import write_transaction
 from chalicelib.services import agents, conversations
-from chalicelib.services.visibility import Viewer, require_may_transfer
+from chalicelib.services.visibility import Viewer, can_see, require_may_transfer, require_visible
+
+
+CLAIM_RACE_SECONDS = 30
+"""How long after an agent takes a conversation a rival's claim is told it lost (409) rather than 404."""
 
 
 class AlreadyClaimed(Conflict):
     code = "already_claimed"
+
+
+def claim_target(conversation_id: str, viewer: Viewer) -> Conversation:
+    """The conversation to claim, as the caller may see it.
+
+    A conversation another agent has just taken is invisible to the caller,
+    but a caller who saw it a moment ago (it was unassigned, or in one of
+    their groups) and claimed at the same time lost a race: they get 409, not
+    a 404 that would suggest it vanished. Anything else invisible stays 404.
+    """
+    conversation = conversations.find(conversation_id)
+    if conversation is not None and not can_see(conversation, viewer) and _just_taken(conversation, viewer):
+        raise AlreadyClaimed("another agent claimed the conversation first", field="conversation_id")
+    return require_visible(conversation, conversation_id, viewer)
+
+
+def _just_taken(conversation: Conversation, viewer: Viewer) -> bool:
+    was_visible = conversation.assigned_group is None or conversation.assigned_group in viewer.groups
+    taken_at = conversation.assigned_at
+    recent = taken_at is not None and datetime.now(UTC) - taken_at < timedelta(seconds=CLAIM_RACE_SECONDS)
+    return conversation.status == "open" and was_visible and recent
 
 
 def claim(conversation: Conversation, viewer: Viewer) -> Conversation:
@@ -71,7 +96,7 @@ def _reassign(conversation: Conversation, agent: str | None, group: str | None, 
     actions.append(Conversation.assigned_agent.set(agent) if agent else Conversation.assigned_agent.remove())
     actions.append(Conversation.assigned_group.set(group) if group else Conversation.assigned_group.remove())
     if agent:
-        actions.append(Conversation.participants.add({agent}))
+        actions += [Conversation.participants.add({agent}), Conversation.assigned_at.set(now)]
     if group:
         actions.append(Conversation.groups_seen.add({group}))
     condition = (
