@@ -19,7 +19,6 @@ from chalicelib.models.writes import write_transaction
 from chalicelib.services import agents, conversations
 from chalicelib.services.visibility import Viewer, can_see, require_may_transfer, require_visible
 
-
 CLAIM_RACE_SECONDS = 30
 """How long after an agent takes a conversation a rival's claim is told it lost (409) rather than 404."""
 
