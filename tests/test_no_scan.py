@@ -45,3 +45,34 @@ def test_contact_routes_never_scan(as_admin, dynamodb_calls):
     assert "Query" in dynamodb_calls
     assert "Scan" not in dynamodb_calls
     assert set(dynamodb_calls) <= {"GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "DescribeTable"}
+
+
+def test_inbox_routes_never_scan(team, spy, dynamodb_calls):
+    from tests.test_inbox_matrix import text_in
+
+    ids = [text_in(f"+1512555{n:04d}") for n in range(401, 406)]
+    team.alex.post(f"/conversations/{ids[0]}/claim")
+    team.alex.post(f"/conversations/{ids[0]}/messages", {"body": "hi"})
+    team.alex.post(f"/conversations/{ids[0]}/notes", {"body": "note"})
+    team.sam.post(f"/conversations/{ids[1]}/transfer", {"group": team.sales})
+    team.alex.post(f"/conversations/{ids[0]}/close")
+    team.sam.post("/conversations/close", {"ids": [ids[2]]})
+    dynamodb_calls.clear()
+    for api, params in (
+        (team.alex, {"view": "inbox"}),
+        (team.alex, {"view": "inbox", "sort": "contact", "q": "512", "unread": "true"}),
+        (team.alex, {"view": "closed"}),
+        (team.alex, {"view": "closed", "sort": "contact", "business_number": "5125550100"}),
+        (team.sam, {"view": "all_open", "agent": "alex", "group": team.sales}),
+        (team.sam, {"view": "closed", "sort": "contact", "order": "asc"}),
+    ):
+        response = api.get("/conversations?" + urlencode(params))
+        assert response.status_code == 200, params
+    team.alex.get(f"/contacts/{'+15125550401'}/conversations")
+    team.alex.get(f"/conversations/{ids[0]}")
+    team.ada.post("/conversations/close", {"all": True})
+
+    assert "Query" in dynamodb_calls
+    assert "BatchGetItem" in dynamodb_calls, "the agents' Closed view reads its page with one BatchGetItem"
+    assert "Scan" not in dynamodb_calls
+    assert set(dynamodb_calls) <= {"GetItem", "BatchGetItem", "Query", "TransactWriteItems"}
