@@ -175,7 +175,7 @@ def test_bulk_close_by_ids_and_all(team: Team) -> None:
     assert [(f["id"], f["code"]) for f in some["failed"]] == [("conv_missing", "not_found")]
 
     everything = team.ada.post("/conversations/close", {"all": True}).json_body
-    assert everything == {"closed": 3, "failed": []}
+    assert everything == {"closed": 3, "failed": [], "more": False}
     assert inbox_ids(team.sam, "all_open") == []
     assert sorted(inbox_ids(team.sam, "closed")) == sorted(ids)
 
@@ -257,3 +257,31 @@ def test_a_claim_that_lost_the_race_is_409_and_later_the_conversation_is_simply_
     settled = datetime.now(UTC) - timedelta(seconds=CLAIM_RACE_SECONDS + 1)
     Conversation(conversation_id).update(actions=[Conversation.assigned_at.set(settled)])
     assert team.alex.post(f"/conversations/{conversation_id}/claim").status_code == 404
+
+
+def test_closing_a_conversation_many_agents_touched_gives_each_access(team: Team) -> None:
+    """A transaction holds 100 items; access entries beyond it are written right after."""
+    from chalicelib.models import ConversationAccess
+    from chalicelib.models.conversations import agent_principal
+    from chalicelib.services import conversations
+
+    conversation_id = text_in(ANA)
+    helpers = {f"helper{i:03d}" for i in range(120)}
+    Conversation(conversation_id).update(actions=[Conversation.participants.add(helpers | {"alex"})])
+    conversations.close(conversation_id, "sam")
+    for username in (*helpers, "alex", "sam"):
+        assert ConversationAccess.get(agent_principal(username), conversation_id).date_key
+    assert inbox_ids(team.alex, "closed") == [conversation_id]
+
+
+def test_closing_all_goes_in_batches_until_none_is_left(team: Team, monkeypatch: Any) -> None:
+    from chalicelib.services import inbox
+
+    monkeypatch.setattr(inbox, "BULK_CLOSE_LIMIT", 2)
+    for n in range(5):
+        text_in(f"+1512555{n + 501:04d}")
+    batches = []
+    while not batches or batches[-1]["more"]:
+        batches.append(team.sam.post("/conversations/close", {"all": True}).json_body)
+    assert [(b["closed"], b["more"]) for b in batches] == [(2, True), (2, True), (1, False)]
+    assert inbox_ids(team.sam, "all_open") == []

@@ -117,6 +117,7 @@ def test_bulk_close_reports_already_closed_as_failed(team: Team) -> None:
     assert result == {
         "closed": 0,
         "failed": [{"id": conversation_id, "code": "conversation_closed", "message": result["failed"][0]["message"]}],
+        "more": False,
     }
 
 

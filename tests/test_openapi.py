@@ -736,7 +736,7 @@ def test_inbox_responses(
         (ana, "conversation_closed"),
         ("conv_missing", "not_found"),
     ]
-    assert admin("POST", bulk, 200, body={"all": True}) == {"closed": 1, "failed": []}
+    assert admin("POST", bulk, 200, body={"all": True}) == {"closed": 1, "failed": [], "more": False}
     assert supervisor("GET", "/conversations", 200, "/conversations?view=all_open")["items"] == []
     assert len(supervisor("GET", "/conversations", 200, "/conversations?view=closed")["items"]) == 3
 

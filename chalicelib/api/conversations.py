@@ -66,13 +66,13 @@ def start_conversation() -> Response:
 
 @blueprint.route("/conversations/close", methods=["POST"], authorizer=cognito)
 def close_conversations() -> dict[str, Any]:
-    """Bulk close (staff only, by the route table): the ids given, or every open one."""
+    """Bulk close (staff only, by the route table): the ids given, or open ones in batches until `more` is false."""
     request = blueprint.current_request
     payload = parse_body(request, BulkClose)
     if payload.all == (payload.ids is not None):
         raise ValidationFailed('give either "ids" or "all": true', field="ids")
-    ids = list(inbox.open_ids()) if payload.all else list(payload.ids or ())
-    return inbox.close_many(ids, _viewer(request).username)
+    actor = _viewer(request).username
+    return inbox.close_all_open(actor) if payload.all else inbox.close_many(list(payload.ids or ()), actor)
 
 
 @blueprint.route("/conversations/{conversation_id}", methods=["GET"], authorizer=cognito)

@@ -201,6 +201,7 @@ class TransferRequest(_Strict):
 
 class BulkClose(_Strict):
     ids: list[Id] | None = Field(default=None, min_length=1, max_length=500)
+    """At most `inbox.BULK_CLOSE_LIMIT`, like one `all` batch."""
     all: bool = False
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import random
 import time
+import uuid
 from collections.abc import Callable
 
 from pynamodb.connection import Connection
@@ -36,11 +37,15 @@ def write_transaction(build: Callable[[TransactWrite], None]) -> list[int]:
 
     DynamoDB cancels a transaction outright when another one holds one of its
     items (TransactionConflict): nothing was written, so it is retried here,
-    for every caller, rather than surfacing as an error under load.
+    for every caller, rather than surfacing as an error under load. Each
+    attempt carries a client request token, so botocore's own retry of an
+    attempt whose answer was lost (a timeout, a 500) cannot apply it twice or
+    report its own success as a failed condition.
     """
     for attempt in range(ATTEMPTS):
         try:
-            with TransactWrite(connection=_connection(aws_region())) as tx:
+            token = uuid.uuid4().hex
+            with TransactWrite(connection=_connection(aws_region()), client_request_token=token) as tx:
                 build(tx)
         except TransactWriteError as error:
             failed = failed_conditions(error)
