@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote_plus
 
+from devstack.children import StackError
+
 IMPORTS_PREFIX = "imports/"
 _NOTIFICATION_ID = "imports-to-imports-queue"
 _OBJECT_CREATED = ["s3:ObjectCreated:*"]
@@ -60,9 +62,12 @@ class LocalResources:
 
 def ensure_tables() -> list[str]:
     """Create the app's tables from its models (the env must already point at DynamoDB Local)."""
-    from chalicelib.models.tables import create_tables
+    from chalicelib.models.tables import SchemaOutdated, create_tables
 
-    return create_tables()
+    try:
+        return create_tables()
+    except SchemaOutdated as outdated:
+        raise StackError(str(outdated)) from None
 
 
 def ensure_resources(s3: Any, sqs: Any, sns: Any, names: ResourceNames | None = None) -> LocalResources:
