@@ -18,7 +18,7 @@ import boto3
 
 from devstack import dynamodb_local, moto_server
 from devstack.children import Child, StackError, answers_http, port_in_use, spawn, stop, wait_until
-from devstack.demo_data import seed_agents, seed_business_number, seed_contacts, user_tokens
+from devstack.demo_data import seed_agents, seed_business_number, seed_contacts, seed_quick_texts, user_tokens
 from devstack.environment import (
     LOCAL_DIR,
     REGION,
@@ -85,6 +85,7 @@ def run(ports: Ports, children: list[Child]) -> None:
     created, existing = seed_contacts()
     say(f"demo contacts: {created} created, {existing} already there")
     say(f"demo agents: {seed_agents()} created; alex is in Sales, riley in Support")
+    say(f"demo quick replies and notes: {seed_quick_texts()} created")
     env["API_URL"] = ports.api_url
     env["BUSINESS_NUMBER"] = seed_business_number()
     say(f"demo business number: {env['BUSINESS_NUMBER']}")

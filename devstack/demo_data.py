@@ -144,6 +144,30 @@ def seed_agents() -> int:
     return created
 
 
+DEMO_QUICK_TEXTS: dict[str, tuple[tuple[str, str], ...]] = {
+    "quick_reply": (
+        ("Greeting", "Hi {first_name|there}, thanks for texting Acme! How can we help?"),
+        ("Order ready", "Good news {first_name|}: your order is ready for pickup."),
+    ),
+    "quick_note": (("Escalated", "Escalated to billing"), ("Callback", "Customer asked for a phone call back")),
+}
+
+
+def seed_quick_texts() -> int:
+    """Quick replies and notes for the demo, added only when there are none of a kind; returns how many."""
+    from chalicelib.services import quick_texts
+
+    created = 0
+    for kind_value, texts in DEMO_QUICK_TEXTS.items():
+        kind = quick_texts.Kind(kind_value)
+        if quick_texts.list_texts(kind):
+            continue
+        for title, text in texts:
+            quick_texts.create(kind, title, text)
+            created += 1
+    return created
+
+
 def user_tokens() -> dict[str, str]:
     """One `TOKEN_*` variable per demo user, for `.local/env`."""
     return {user.env_var: user.token for user in DEMO_USERS}

@@ -78,7 +78,9 @@ def test_transfer_to_agent_group_both_and_the_mismatch(team: Team) -> None:
     agents.update_agent("riley", {"active": False})
     assert team.sam.post(f"/conversations/{conversation_id}/transfer", {"agent": "riley"}).status_code == 400
 
-    events = [(m["event"], m["sender"], m["details"]) for m in thread_of(team.sam, conversation_id) if m["event"]]
+    thread = thread_of(team.sam, conversation_id)
+    assert [(m["direction"], m["event"]) for m in thread[:2]] == [("event", "opened"), ("inbound", None)]
+    events = [(m["event"], m["sender"], m["details"]) for m in thread if m["event"]]
     assert events == [
         ("opened", ANA, None),
         ("claimed", "alex", {"agent": "alex"}),

@@ -68,9 +68,13 @@ class Message(Model):
     by_provider_id = ByProviderId()
 
     @classmethod
-    def new(cls, conversation_id: str, created_at: datetime, **fields: Any) -> Message:
-        """A message with a fresh id, keyed so the thread reads in creation order."""
-        message_id = new_id("msg")
+    def new(cls, conversation_id: str, created_at: datetime, id_prefix: str = "msg", **fields: Any) -> Message:
+        """A thread entry with a fresh id, keyed so the thread reads in creation order.
+
+        At the same instant, ids break the tie: events ("evt_") sort before
+        messages ("msg_"), so "opened" precedes the text that opened it.
+        """
+        message_id = new_id(id_prefix)
         return cls(
             conversation_id, f"{created_at.isoformat()}#{message_id}", id=message_id, created_at=created_at, **fields
         )

@@ -262,6 +262,7 @@ def event(conversation: Conversation, when: datetime, actor: str, name: str, **d
     return Message.new(
         conversation.id,
         when,
+        id_prefix="evt",
         direction="event",
         event=name,
         details=details or None,
