@@ -287,3 +287,12 @@ def test_closing_all_goes_in_batches_until_none_is_left(team: Team, monkeypatch:
         batches.append(team.sam.post("/conversations/close", {"all": True}).json_body)
     assert [(b["closed"], b["more"]) for b in batches] == [(2, True), (2, True), (1, False)]
     assert inbox_ids(team.sam, "all_open") == []
+
+
+def test_a_group_with_conversations_waiting_cannot_be_deleted(team: Team) -> None:
+    conversation_id = text_in(ANA)
+    team.sam.post(f"/conversations/{conversation_id}/transfer", {"group": team.support})
+    refused = team.sam.delete(f"/agent-groups/{team.support}")
+    assert (refused.status_code, refused.json_body["error"]["code"]) == (409, "conflict")
+    team.riley.post(f"/conversations/{conversation_id}/claim")
+    assert team.sam.delete(f"/agent-groups/{team.support}").status_code == 204

@@ -19,8 +19,9 @@ from pynamodb.transactions import TransactWrite
 
 from chalicelib.errors import Conflict, LimitReached, NotFound, ValidationFailed
 from chalicelib.ids import new_id
-from chalicelib.models import AccountSettings, Agent, AgentGroup
+from chalicelib.models import AccountSettings, Agent, AgentGroup, Conversation
 from chalicelib.models.business_numbers import ACCOUNT
+from chalicelib.models.conversations import group_principal
 from chalicelib.models.writes import condition_failed, write_transaction
 from chalicelib.timestamps import iso_z
 
@@ -168,8 +169,18 @@ def update_group(group_id: str, changes: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def delete_group(group_id: str) -> None:
-    """Delete the group, its name claim, and its id from every member's record, all at once."""
+    """Delete the group, its name claim, and its id from every member's record, all at once.
+
+    Refused while open conversations wait in the group's queue: no agent
+    could see them any more once the group is gone.
+    """
     group = load_group(group_id)
+    waiting = Conversation.queue_by_date.query(group_principal(group_id), limit=1, attributes_to_get=["id"])
+    if next(iter(waiting), None) is not None:
+        raise Conflict(
+            f"open conversations are waiting in agent group {group_id}; transfer or close them first",
+            field="group_id",
+        )
     now = datetime.now(UTC)
 
     def write(tx: TransactWrite) -> None:
