@@ -10,37 +10,17 @@ next to the floor of one request per message.
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import statistics
-import sys
 import time
 import warnings
 from collections import Counter
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from botocore.client import BaseClient
+from harness import configure
 
-from botocore.client import BaseClient  # noqa: E402
-
-from devstack import dynamodb_local  # noqa: E402
+from devstack import dynamodb_local
 
 BUSINESS_NUMBER = "+15125550100"
-
-
-def configure(endpoint: str) -> None:
-    config = json.loads((ROOT / ".chalice/config.json").read_text())
-    os.environ.update({**config["environment_variables"], **config["stages"]["local"]["environment_variables"]})
-    os.environ.update(
-        {
-            "AWS_ENDPOINT_URL_DYNAMODB": endpoint,
-            "AWS_ACCESS_KEY_ID": "bench",
-            "AWS_SECRET_ACCESS_KEY": "bench",
-            "AWS_DEFAULT_REGION": "us-east-1",
-            "POWERTOOLS_LOG_LEVEL": "WARNING",
-        }
-    )
 
 
 def count_dynamodb_requests() -> Counter[str]:

@@ -19,24 +19,18 @@ to compare with DynamoDB.
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import random
 import statistics
-import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from botocore.client import BaseClient
+from harness import configure
 
-from botocore.client import BaseClient  # noqa: E402
-
-from devstack import dynamodb_local  # noqa: E402
+from devstack import dynamodb_local
 
 if TYPE_CHECKING:
     from chalicelib.models import Conversation
@@ -60,20 +54,6 @@ NO_MATCH = "xyzzy"
 """A search nothing matches (a typo), the worst case: the whole view is read to return nothing."""
 READS = frozenset({"Query", "GetItem", "BatchGetItem"})
 HISTORY = timedelta(days=90)
-
-
-def configure(endpoint: str) -> None:
-    config = json.loads((ROOT / ".chalice/config.json").read_text())
-    os.environ.update({**config["environment_variables"], **config["stages"]["local"]["environment_variables"]})
-    os.environ.update(
-        {
-            "AWS_ENDPOINT_URL_DYNAMODB": endpoint,
-            "AWS_ACCESS_KEY_ID": "bench",
-            "AWS_SECRET_ACCESS_KEY": "bench",
-            "AWS_DEFAULT_REGION": "us-east-1",
-            "POWERTOOLS_LOG_LEVEL": "WARNING",
-        }
-    )
 
 
 def groups_of(agent_index: int) -> frozenset[str]:
