@@ -8,12 +8,14 @@ from chalicelib.api import (
     contacts,
     conversations,
     custom_fields,
+    imports,
     messages,
     optouts,
     quick_texts,
     webhooks,
 )
 from chalicelib.api.middleware import http_middleware
+from chalicelib.events import imports as import_events
 from chalicelib.events import sms
 
 app = Chalice(app_name="sms-engagement")
@@ -29,6 +31,8 @@ for module in (
     optouts,
     messages,
     webhooks,
+    imports,
     sms,
+    import_events,
 ):
     app.register_blueprint(module.blueprint)

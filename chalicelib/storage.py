@@ -1,21 +1,81 @@
-"""The bucket: presigned uploads for MMS media (later, imports and exports too)."""
+"""The bucket: presigned uploads (MMS media, import files), streamed reads of imports, results written back."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import IO, Any
+
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 from chalicelib.aws_clients import RETRIES, LazyClient
 from chalicelib.config import resource_name
 
 UPLOAD_SECONDS = 900
+READ_CHUNK_BYTES = 256 * 1024
 _s3 = LazyClient("s3", config=RETRIES.merge(Config(signature_version="s3v4")))
 
 
-def presigned_upload(key: str, content_type: str) -> dict[str, str | int]:
+@dataclass(frozen=True)
+class ObjectInfo:
+    size: int
+    metadata: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    """An object being read: its bytes as a stream of chunks, never held whole."""
+
+    chunks: Iterator[bytes]
+    size: int
+    metadata: Mapping[str, str]
+
+
+def presigned_upload(key: str, content_type: str, metadata: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """A URL a browser PUTs the file to; metadata, if any, must be sent as the same `x-amz-meta-*` headers."""
     bucket = resource_name("BUCKET")
-    url = _s3.get().generate_presigned_url(
-        "put_object",
-        Params={"Bucket": bucket, "Key": key, "ContentType": content_type},
-        ExpiresIn=UPLOAD_SECONDS,
-    )
-    return {"upload_url": url, "url": f"s3://{bucket}/{key}", "expires_in": UPLOAD_SECONDS}
+    params: dict[str, Any] = {"Bucket": bucket, "Key": key, "ContentType": content_type}
+    if metadata:
+        params["Metadata"] = dict(metadata)
+    url = _s3.get().generate_presigned_url("put_object", Params=params, ExpiresIn=UPLOAD_SECONDS)
+    upload: dict[str, Any] = {"upload_url": url, "url": f"s3://{bucket}/{key}", "expires_in": UPLOAD_SECONDS}
+    if metadata:
+        upload["headers"] = {"Content-Type": content_type, **{f"x-amz-meta-{k}": v for k, v in metadata.items()}}
+    return upload
+
+
+def describe_object(key: str) -> ObjectInfo:
+    response = _s3.get().head_object(Bucket=resource_name("BUCKET"), Key=key)
+    return ObjectInfo(int(response["ContentLength"]), response.get("Metadata") or {})
+
+
+def read_object(key: str, start: int = 0) -> StoredObject:
+    """Stream `key` from byte `start` on (a ranged GET when resuming)."""
+    params: dict[str, Any] = {"Bucket": resource_name("BUCKET"), "Key": key}
+    if start:
+        params["Range"] = f"bytes={start}-"
+    response = _s3.get().get_object(**params)
+    size = int(response["ContentLength"]) + start
+    return StoredObject(response["Body"].iter_chunks(READ_CHUNK_BYTES), size, response.get("Metadata") or {})
+
+
+def read_json(key: str) -> Any | None:
+    """A small JSON object (a sidecar), or None when there is no such object."""
+    try:
+        response = _s3.get().get_object(Bucket=resource_name("BUCKET"), Key=key)
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+            return None
+        raise
+    return json.loads(response["Body"].read())
+
+
+def write_object(key: str, body: bytes | IO[bytes], content_type: str) -> None:
+    """Write `body`; a file object is uploaded in parts as large as it needs, never read whole."""
+    bucket = resource_name("BUCKET")
+    if isinstance(body, bytes):
+        _s3.get().put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type)
+    else:
+        _s3.get().upload_fileobj(body, bucket, key, ExtraArgs={"ContentType": content_type})

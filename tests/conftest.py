@@ -64,6 +64,68 @@ def dynamodb() -> Iterator[str]:
         process.wait(timeout=30)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def moto_s3_sqs(dynamodb: str) -> Iterator[str]:
+    """One moto server for S3 and SQS (no official local engine), set before any client is built."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=dynamodb_local.free_port(), verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    os.environ.update({"AWS_ENDPOINT_URL_S3": endpoint, "AWS_ENDPOINT_URL_SQS": endpoint})
+    yield endpoint
+    server.stop()
+
+
+@dataclass
+class Bucket:
+    """The app's bucket and imports queue on moto, for tests that drop files and read results."""
+
+    s3: Any
+    sqs: Any
+    name: str
+    imports_queue_url: str
+
+    def put(self, key: str, body: bytes) -> dict[str, Any]:
+        return self.s3.put_object(Bucket=self.name, Key=key, Body=body)
+
+    def read(self, key: str) -> bytes:
+        return self.s3.get_object(Bucket=self.name, Key=key)["Body"].read()
+
+    def listing(self, prefix: str = "") -> list[str]:
+        listed = self.s3.list_objects_v2(Bucket=self.name, Prefix=prefix)
+        return sorted(item["Key"] for item in listed.get("Contents", []))
+
+    def drain(self) -> list[str]:
+        """Bodies waiting in the imports queue (resume messages), removed from it."""
+        bodies = []
+        while True:
+            received = self.sqs.receive_message(QueueUrl=self.imports_queue_url, MaxNumberOfMessages=10)
+            messages = received.get("Messages", [])
+            if not messages:
+                return bodies
+            for message in messages:
+                bodies.append(message["Body"])
+                self.sqs.delete_message(QueueUrl=self.imports_queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+
+@pytest.fixture
+def bucket(moto_s3_sqs: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Bucket]:
+    import boto3
+
+    s3, sqs = boto3.client("s3", region_name="us-east-1"), boto3.client("sqs", region_name="us-east-1")
+    name = os.environ["BUCKET"]
+    s3.create_bucket(Bucket=name)
+    queue_url = sqs.create_queue(QueueName="imports")["QueueUrl"]
+    monkeypatch.setenv("IMPORTS_QUEUE_URL", queue_url)
+    yield Bucket(s3, sqs, name, queue_url)
+    emptied = Bucket(s3, sqs, name, queue_url)
+    for key in emptied.listing():
+        s3.delete_object(Bucket=name, Key=key)
+    emptied.drain()
+
+
 @pytest.fixture(autouse=True)
 def clean_tables(dynamodb: str) -> Iterator[None]:
     """Empty every table after each test (a test-only Scan; the app never scans)."""

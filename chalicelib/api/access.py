@@ -60,6 +60,8 @@ ROUTE_ROLES: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/quick-replies"): STAFF,
     ("PATCH", "/quick-replies/{text_id}"): STAFF,
     ("DELETE", "/quick-replies/{text_id}"): STAFF,
+    ("POST", "/imports"): STAFF,
+    ("GET", "/imports/{job_id}"): STAFF,
     ("POST", "/webhooks/twilio"): PUBLIC,
     ("POST", "/webhooks/twilio/status"): PUBLIC,
     ("POST", "/webhooks/inbound"): PUBLIC,

@@ -213,3 +213,16 @@ class QuickTextCreate(_Strict):
 class QuickTextChanges(_Strict):
     title: str | None = Field(default=None, min_length=1, max_length=100)
     text: str | None = Field(default=None, min_length=1, max_length=1600)
+
+
+class ImportMapping(_Strict):
+    columns: dict[str, str] = Field(default_factory=dict, max_length=200)
+    """Header as written (or folded) -> a contact field, a custom field, or "ignore"."""
+    group: str | None = Field(default=None, min_length=1, max_length=100)
+    """A group every imported contact is added to."""
+
+
+class ImportCreate(_Strict):
+    kind: Literal["contacts"] = "contacts"
+    filename: str = Field(min_length=5, max_length=200, pattern=r"^[^/\\]+\.csv$")
+    mapping: ImportMapping | None = None

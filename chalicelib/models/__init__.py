@@ -5,6 +5,7 @@ from chalicelib.models.business_numbers import BusinessNumber
 from chalicelib.models.contacts import Contact
 from chalicelib.models.conversations import Conversation, ConversationAccess, OpenConversation
 from chalicelib.models.idempotency import IdempotencyRecord
+from chalicelib.models.imports import ImportJob, ImportRejection
 from chalicelib.models.messages import Message
 from chalicelib.models.optouts import OptOut, OptOutHistory
 from chalicelib.models.outbox import Outbox
@@ -26,6 +27,8 @@ ALL_MODELS = (
     AgentGroup,
     ConversationAccess,
     QuickText,
+    ImportJob,
+    ImportRejection,
 )
 
 __all__ = [
@@ -38,6 +41,8 @@ __all__ = [
     "Conversation",
     "ConversationAccess",
     "IdempotencyRecord",
+    "ImportJob",
+    "ImportRejection",
     "Message",
     "OpenConversation",
     "OptOut",

@@ -244,7 +244,9 @@ def upsert_actions(number: str, now: datetime, *, messaged: bool = False, opt_st
     create a half-formed item: every attribute a list view relies on, index
     keys included, is set only if it does not exist yet. `messaged` also stamps
     "this contact just texted or was texted"; `opt_status` sets the company-wide
-    opt-out view (only the opt-out store passes it).
+    opt-out view (only the opt-out store passes it). PynamoDB moves the version
+    on every update, so a bulk import that read the contact before this write
+    cannot overwrite it.
     """
     bare_name_key = sort_key("", "", number)
     actions = [

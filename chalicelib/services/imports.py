@@ -1,0 +1,479 @@
+"""Importing a CSV of contacts from the bucket: exactly once, in steps, resumable from any point.
+
+A job reads its object as a stream and works in steps of at most 99 rows'
+worth of writes. Each step is one transaction: the contacts it creates or
+updates (each conditioned on the version read, so an opt-out or an edit that
+lands meanwhile is never overwritten), the rows it rejected, and the job's new
+byte offset and counts, conditioned on the offset it started from. A run that
+stops anywhere (its time budget, a crash) leaves the job exactly at the end of
+its last step, so resuming from the saved offset gives the same result as one
+uninterrupted run. BatchWriteItem could not carry those conditions, so
+TransactWriteItems does the writing (it takes 100 items to BatchWriteItem's 25).
+
+A lease on the job keeps a redelivered event from running it twice at once;
+a finished job ignores redeliveries.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pynamodb.exceptions import PutError, UpdateError
+from pynamodb.transactions import TransactWrite
+
+from chalicelib import storage
+from chalicelib.bulk.contact_rows import ContactRow, RowRejected, parse_contact_row
+from chalicelib.bulk.csv_stream import Dialect, Row, UnreadableFile, open_csv, read_rows
+from chalicelib.bulk.headers import MissingColumn, map_contact_columns
+from chalicelib.config import get_settings
+from chalicelib.errors import NotFound, ValidationFailed
+from chalicelib.models import Contact, ImportJob, ImportRejection
+from chalicelib.models.imports import COUNTS
+from chalicelib.models.writes import ATTEMPTS, backoff, condition_failed, write_transaction
+from chalicelib.observability import logger
+from chalicelib.services import custom_fields
+from chalicelib.timestamps import iso_z
+
+STEP_ITEMS = 99
+"""Writes per step: with the job's own update, one full transaction (100 items)."""
+LEASE_SECONDS = 15 * 60
+"""Longer than any Lambda run, so a live run never loses its job; a dead one frees it after this."""
+PREFIX = "imports/"
+RESULTS_PREFIX = "results/"
+
+
+class ImportFailed(Exception):
+    """The file cannot be imported at all (unreadable, no number column); the job records why."""
+
+
+@dataclass(frozen=True)
+class Budget:
+    """When a run must stop taking steps and hand the rest to a new run."""
+
+    deadline: float
+
+    @classmethod
+    def seconds(cls, seconds: float) -> Budget:
+        return cls(time.monotonic() + seconds)
+
+    @classmethod
+    def from_lambda(cls, context: Any, margin_seconds: float = 30.0) -> Budget:
+        if context is None:
+            return cls.seconds(LEASE_SECONDS)
+        return cls.seconds(context.get_remaining_time_in_millis() / 1000 - margin_seconds)
+
+    def exhausted(self) -> bool:
+        return time.monotonic() >= self.deadline
+
+
+@dataclass(frozen=True)
+class Target:
+    """What an object key asks for: `imports/contacts/<file>.csv` or `imports/optouts/[<campaign>/]<file>.csv`."""
+
+    kind: str
+    name: str
+    campaign_id: str | None = None
+
+
+def target_of(key: str) -> Target | None:
+    """None for keys that are not import files (sidecars, folders, other kinds)."""
+    if not key.startswith(PREFIX) or not key.lower().endswith(".csv"):
+        return None
+    parts = key[len(PREFIX) :].split("/")
+    if parts[0] == "contacts" and len(parts) == 2:
+        return Target("contacts", parts[1])
+    if parts[0] == "optouts" and len(parts) in (2, 3):
+        return Target("optouts", parts[-1], parts[1] if len(parts) == 3 else None)
+    return None
+
+
+# --- jobs
+
+
+def prepare_upload(kind: str, filename: str, actor: str, mapping: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A job and a presigned URL to upload its file to; the upload starts the same pipeline as a dropped file."""
+    if kind != "contacts":
+        raise ValidationFailed("only contact imports are available so far", field="kind")
+    job_id = "imp_" + hashlib.blake2b(f"{filename}{time.time_ns()}".encode(), digest_size=12).hexdigest()
+    key = f"{PREFIX}{kind}/{filename}"
+    job = ImportJob(
+        job_id,
+        kind=kind,
+        status="awaiting_upload",
+        key=key,
+        name=filename,
+        mapping=_checked_mapping(mapping),
+        group=(mapping or {}).get("group"),
+        created_by=actor,
+        created_at=datetime.now(UTC),
+    )
+    job.save()
+    upload = storage.presigned_upload(key, "text/csv", metadata={"job-id": job_id})
+    return {"job": job_view(job), **upload}
+
+
+def job_for_object(key: str, etag: str, sequencer: str) -> ImportJob | None:
+    """The job an uploaded object belongs to, created on first sight; None when the key is not an import.
+
+    A browser upload names its job in the object's metadata; a file dropped
+    into the bucket gets a job whose id is derived from the upload event, so a
+    redelivered event finds the same job instead of starting another.
+    """
+    target = target_of(key)
+    if target is None:
+        return None
+    if target.kind != "contacts":
+        logger.warning("import kind not supported yet", extra={"key": key})
+        return None
+    stored = storage.describe_object(key)
+    job_id = stored.metadata.get("job-id")
+    if job_id:
+        return _queue_uploaded(job_id, key, stored.size)
+    job_id = "imp_" + hashlib.blake2b(f"{key}#{etag}#{sequencer}".encode(), digest_size=12).hexdigest()
+    sidecar = storage.read_json(key[: -len(".csv")] + ".mapping.json")
+    job = ImportJob(
+        job_id,
+        kind=target.kind,
+        status="queued",
+        key=key,
+        name=target.name,
+        campaign_id=target.campaign_id,
+        size=stored.size,
+        created_at=datetime.now(UTC),
+    )
+    try:
+        job.mapping = _checked_mapping(sidecar)
+        job.group = (sidecar or {}).get("group")
+    except ValidationFailed as error:
+        job.status, job.error = "failed", f"{key[: -len('.csv')]}.mapping.json: {error.message}"
+    try:
+        job.save(condition=ImportJob.id.does_not_exist())
+    except PutError as error:
+        if not condition_failed(error):
+            raise
+    return ImportJob.get(job_id, consistent_read=True)
+
+
+def _queue_uploaded(job_id: str, key: str, size: int) -> ImportJob | None:
+    try:
+        ImportJob(job_id).update(
+            actions=[ImportJob.status.set("queued"), ImportJob.key.set(key), ImportJob.size.set(size)],
+            condition=ImportJob.status == "awaiting_upload",
+        )
+    except UpdateError as error:
+        if not condition_failed(error):
+            raise
+    try:
+        return ImportJob.get(job_id, consistent_read=True)
+    except ImportJob.DoesNotExist:
+        logger.warning("upload names an unknown import job", extra={"job_id": job_id})
+        return None
+
+
+def _checked_mapping(mapping: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """A mapping file or body: `{"columns": {header: field or "ignore"}, "group": name}`."""
+    if not mapping:
+        return None
+    unknown = set(mapping) - {"columns", "group"}
+    if unknown:
+        raise ValidationFailed(f"mapping has unknown keys {sorted(unknown)}; use columns and group", field="mapping")
+    columns = mapping.get("columns") or {}
+    if not isinstance(columns, dict) or not all(isinstance(v, str) for v in columns.values()):
+        raise ValidationFailed('mapping.columns maps each header to a field name or "ignore"', field="mapping")
+    group = mapping.get("group")
+    if group is not None and (not isinstance(group, str) or not group.strip()):
+        raise ValidationFailed("mapping.group is the name of a group", field="mapping")
+    return {"columns": dict(columns), **({"group": group} if group else {})}
+
+
+def get_job(job_id: str) -> dict[str, Any]:
+    try:
+        return job_view(ImportJob.get(job_id, consistent_read=True))
+    except ImportJob.DoesNotExist:
+        raise NotFound(f"no import job {job_id}", field="job_id") from None
+
+
+def job_view(job: ImportJob) -> dict[str, Any]:
+    done = job.status == "done"
+    percent = 100 if done else (int(100 * job.offset / job.size) if job.size else 0)
+    return {
+        "id": job.id,
+        "kind": job.kind,
+        "status": job.status,
+        "file": job.key,
+        "campaign_id": job.campaign_id,
+        "group": job.group,
+        "percent_done": min(percent, 100),
+        **{name: int(getattr(job, name) or 0) for name in COUNTS},
+        "column_issues": list(job.column_issues or []),
+        "error": job.error,
+        "summary": job.summary_key,
+        "rejected_file": job.rejected_key,
+        "runs": int(job.runs or 0),
+        "created_at": iso_z(job.created_at),
+        "finished_at": iso_z(job.finished_at),
+    }
+
+
+# --- running
+
+
+def run(job_id: str, budget: Budget) -> str:
+    """Advance the job as far as the budget allows: "done", "paused" (call again), or "skipped"."""
+    job = _take_lease(job_id)
+    if job is None:
+        return "skipped"
+    try:
+        rows = _rows(job)
+        defined = custom_fields.list_fields()
+        region = get_settings().default_phone_region
+        for step in _steps(job, rows, defined, region):
+            if not _commit(job, step):
+                return "skipped"
+            if budget.exhausted():
+                _release(job)
+                return "paused"
+    except ImportFailed as failure:
+        _finish(job, failed=str(failure))
+        return "done"
+    _finish(job)
+    return "done"
+
+
+def _take_lease(job_id: str) -> ImportJob | None:
+    now = datetime.now(UTC)
+    free = (ImportJob.status == "queued") | (
+        (ImportJob.status == "running") & (ImportJob.lease_until < now)  # a run that died
+    )
+    job = ImportJob(job_id)
+    try:
+        job.update(
+            actions=[
+                ImportJob.status.set("running"),
+                ImportJob.lease_until.set(now + timedelta(seconds=LEASE_SECONDS)),
+                ImportJob.runs.add(1),
+            ],
+            condition=free,
+        )
+    except UpdateError as error:
+        if condition_failed(error):
+            return None
+        raise
+    return job
+
+
+def _release(job: ImportJob) -> None:
+    job.update(actions=[ImportJob.status.set("queued"), ImportJob.lease_until.remove()])
+
+
+def _rows(job: ImportJob) -> Iterator[Row]:
+    """The rows still to import: after the header on a first run, after the saved offset on a later one."""
+    if job.header is not None:
+        if int(job.offset) >= int(job.size):
+            return iter(())
+        stored = storage.read_object(job.key, start=int(job.offset))
+        return read_rows(stored.chunks, Dialect.from_dict(job.dialect.as_dict()), int(job.offset), int(job.line))
+    stored = storage.read_object(job.key)
+    try:
+        opened = open_csv(stored.chunks)
+        mapping = (job.mapping.as_dict() if job.mapping else {}).get("columns")
+        columns = map_contact_columns(opened.header, custom_fields.list_fields(), mapping)
+    except (UnreadableFile, MissingColumn, ValueError) as error:
+        raise ImportFailed(str(error)) from None
+    job.update(
+        actions=[
+            ImportJob.header.set(opened.header),
+            ImportJob.dialect.set(opened.dialect.as_dict()),
+            ImportJob.columns.set([name or "" for name in columns.fields]),
+            ImportJob.column_issues.set([issue.as_dict() for issue in columns.issues]),
+            ImportJob.offset.set(opened.header_end),
+            ImportJob.line.set(2),
+            ImportJob.size.set(stored.size),
+        ],
+        condition=ImportJob.header.does_not_exist(),
+    )
+    return opened.rows
+
+
+@dataclass
+class Step:
+    """The rows between two offsets, reduced to one change per number plus the rejected rows."""
+
+    start_offset: int
+    end_offset: int = 0
+    next_line: int = 0
+    rows: int = 0
+    duplicates: int = 0
+    contacts: dict[str, ContactRow] = field(default_factory=dict)
+    rejections: list[ImportRejection] = field(default_factory=list)
+
+    @property
+    def items(self) -> int:
+        return len(self.contacts) + len(self.rejections)
+
+
+def _steps(job: ImportJob, rows: Iterator[Row], defined: Mapping[str, Any], region: str) -> Iterator[Step]:
+    columns = [name or None for name in job.columns]
+    step = Step(int(job.offset))
+    for row in rows:
+        step.rows += 1
+        step.end_offset, step.next_line = row.end_offset, row.next_line
+        try:
+            parsed = parse_contact_row(row.cells, columns, defined, region)
+        except RowRejected as rejected:
+            step.rejections.append(ImportRejection(job.id, row.line, cells=row.cells, reason=rejected.reason))
+        else:
+            if job.group:
+                parsed.groups.add(job.group)
+            earlier = step.contacts.get(parsed.number)
+            if earlier is None:
+                step.contacts[parsed.number] = parsed
+            else:
+                earlier.merge(parsed)
+                step.duplicates += 1
+        if step.items >= STEP_ITEMS:
+            yield step
+            step = Step(step.end_offset)
+    if step.rows:
+        yield step
+
+
+def _commit(job: ImportJob, step: Step) -> bool:
+    """Write one step; False when another run has taken the job over (this run stops)."""
+    for attempt in range(ATTEMPTS):
+        now = datetime.now(UTC)
+        existing = {c.number: c for c in Contact.batch_get(list(step.contacts))} if step.contacts else {}
+        counts = dict.fromkeys(COUNTS, 0)
+        counts.update(rows=step.rows, rejected=len(step.rejections), duplicates=step.duplicates)
+        writes = []
+        for number, changes in step.contacts.items():
+            contact, outcome = _apply(existing.get(number), number, changes, job.id, now)
+            counts[outcome] += 1
+            writes.append(contact)
+        start = int(job.offset)
+        write = _step_transaction(job.id, step, writes, counts, start)
+        if not write_transaction(write):
+            job.offset, job.line = step.end_offset, step.next_line
+            return True
+        current = ImportJob.get(job.id, consistent_read=True)
+        if int(current.offset) != start or current.status != "running":
+            return False
+        backoff(attempt)
+    raise RuntimeError(f"import {job.id}: contacts kept changing under step at offset {step.start_offset}")
+
+
+def _step_transaction(
+    job_id: str, step: Step, writes: list[Contact], counts: Mapping[str, int], start: int
+) -> Callable[[TransactWrite], None]:
+    """The step's contacts and rejections, and the job moved on to the step's end, as one transaction."""
+
+    def write(tx: TransactWrite) -> None:
+        for contact in writes:
+            tx.save(contact)
+        for rejection in step.rejections:
+            tx.save(rejection)
+        tx.update(
+            ImportJob(job_id),
+            actions=[
+                ImportJob.offset.set(step.end_offset),
+                ImportJob.line.set(step.next_line),
+                *(getattr(ImportJob, name).add(value) for name, value in counts.items() if value),
+            ],
+            condition=(ImportJob.offset == start) & (ImportJob.status == "running"),
+        )
+
+    return write
+
+
+def _apply(
+    contact: Contact | None, number: str, changes: ContactRow, job_id: str, now: datetime
+) -> tuple[Contact, str]:
+    """The contact as the row leaves it, and the outcome: created, updated, unchanged or duplicates.
+
+    Opt-out state and blocking are never touched: only the opt-out store and
+    staff change those.
+    """
+    if contact is None:
+        contact = Contact(number, created_at=now, updated_at=now)
+        outcome = "created"
+    elif contact.last_import == job_id:
+        outcome = "duplicates"
+    else:
+        outcome = "unchanged"
+    before = _comparable(contact)
+    for name, value in changes.fields.items():
+        setattr(contact, name, value)
+    if changes.custom:
+        contact.custom = {**(contact.custom.as_dict() if contact.custom else {}), **changes.custom}
+    if changes.status:
+        contact.status = changes.status
+    if changes.groups:
+        contact.groups = set(contact.groups or ()) | changes.groups
+    if outcome == "unchanged" and _comparable(contact) != before:
+        outcome = "updated"
+    if outcome != "unchanged":
+        contact.updated_at = now
+    contact.last_import = job_id
+    return contact, outcome
+
+
+def _comparable(contact: Contact) -> str:
+    data = contact.to_simple_dict()
+    for volatile in ("updated_at", "last_import", "version"):
+        data.pop(volatile, None)
+    return json.dumps(data, sort_keys=True, default=str)
+
+
+# --- results
+
+
+def _finish(job: ImportJob, failed: str | None = None) -> None:
+    """Write the summary and rejected.csv next to each other under results/, then mark the job finished."""
+    job.refresh(consistent_read=True)
+    stem = f"{RESULTS_PREFIX}{job.kind}/{job.name}.{job.id}"
+    rejected_key = f"{stem}.rejected.csv" if job.rejected else None
+    if rejected_key:
+        with tempfile.SpooledTemporaryFile(max_size=1 << 20) as spool:
+            _write_rejected(job, spool)
+            spool.seek(0)
+            storage.write_object(rejected_key, spool, "text/csv")
+    summary_key = f"{stem}.summary.json"
+    job.status = "failed" if failed else "done"
+    job.error = failed
+    job.rejected_key = rejected_key
+    job.summary_key = summary_key
+    job.finished_at = datetime.now(UTC)
+    storage.write_object(summary_key, json.dumps(job_view(job), indent=2).encode(), "application/json")
+    job.update(
+        actions=[
+            ImportJob.status.set(job.status),
+            ImportJob.error.set(failed) if failed else ImportJob.error.remove(),
+            ImportJob.summary_key.set(summary_key),
+            ImportJob.rejected_key.set(rejected_key) if rejected_key else ImportJob.rejected_key.remove(),
+            ImportJob.finished_at.set(job.finished_at),
+            ImportJob.lease_until.remove(),
+        ]
+    )
+    logger.info("import finished", extra={"job_id": job.id, "status": job.status, "rows": int(job.rows)})
+
+
+def _write_rejected(job: ImportJob, spool: Any) -> None:
+    """The rejected rows as they were, in file order, with a `reason` column, in the file's own delimiter."""
+    dialect = Dialect.from_dict(job.dialect.as_dict()) if job.dialect else None
+    text = io.TextIOWrapper(spool, encoding="utf-8", newline="", write_through=True)
+    writer = csv.writer(text, delimiter=dialect.delimiter if dialect else ",")
+    writer.writerow([*(job.header or []), "reason"])
+    width = len(job.header or [])
+    for rejection in ImportRejection.query(job.id):
+        cells = list(rejection.cells)
+        writer.writerow([*cells, *[""] * (width - len(cells)), rejection.reason])
+    text.detach()

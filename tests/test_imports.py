@@ -1,0 +1,177 @@
+"""Contact imports end to end: a file dropped in the bucket, the SQS handler, DynamoDB Local, results in the bucket."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import urllib.request
+from typing import Any
+
+import pytest
+
+from chalicelib.models import Contact, ImportJob
+from chalicelib.services import contacts, custom_fields, imports, optouts
+from tests.conftest import Bucket
+
+HEADER = "number,first_name,last_name,email,city\n"
+
+
+def s3_event(key: str, etag: str = "etag-1", sequencer: str = "0001") -> str:
+    record = {"eventName": "ObjectCreated:Put", "s3": {"object": {"key": key, "eTag": etag, "sequencer": sequencer}}}
+    return json.dumps({"Records": [record]})
+
+
+def deliver(client: Any, *bodies: str) -> dict[str, Any]:
+    """What SQS would hand the import Lambda, run through the real handler."""
+    event = client.events.generate_sqs_event(message_bodies=list(bodies), queue_name="imports")
+    return client.lambda_.invoke("import_files", event).payload
+
+
+def deliver_all(client: Any, bucket: Bucket, *bodies: str) -> None:
+    """Deliver `bodies`, then every resume message the runs enqueue, until the queue is empty."""
+    deliver(client, *bodies)
+    while pending := bucket.drain():
+        deliver(client, *pending)
+
+
+def drop(client: Any, bucket: Bucket, key: str, body: bytes) -> dict[str, Any]:
+    """Put a file in the bucket and deliver its notification and every resume message."""
+    put = bucket.put(key, body)
+    deliver_all(client, bucket, s3_event(key, put["ETag"]))
+    (job,) = [j for j in ImportJob.scan() if j.key == key]
+    return imports.job_view(job)
+
+
+def counts(job: dict[str, Any]) -> dict[str, int]:
+    return {k: job[k] for k in ("rows", "created", "updated", "unchanged", "rejected", "duplicates")}
+
+
+def test_a_dropped_file_imports_and_writes_its_results(client, bucket):
+    body = (
+        HEADER
+        + "(512) 555-0101,Maria,Garcia,maria@example.com,Austin\n"
+        + "512-555-0102,James,,not-an-email,\n"
+        + "12,Short,,,\n"
+        + ",No,Number,,\n"
+        + "+1 512 555 0103,Mei,Chen,,Seattle\n"
+        + "5125550101,,Garcia-Lopez,,\n"
+    ).encode()
+    job = drop(client, bucket, "imports/contacts/spring.csv", body)
+
+    assert job["status"] == "done"
+    assert counts(job) == {"rows": 6, "created": 2, "updated": 0, "unchanged": 0, "rejected": 3, "duplicates": 1}
+    maria = Contact.get("+15125550101")
+    assert (maria.first_name, maria.last_name, maria.city) == ("Maria", "Garcia-Lopez", "Austin")
+    assert Contact.get("+15125550103").city == "Seattle"
+
+    summary = json.loads(bucket.read(job["summary"]))
+    assert counts(summary) == counts(job)
+    assert "spring.csv" in job["summary"] and "spring.csv" in job["rejected_file"]
+    rejected = list(csv.reader(io.StringIO(bucket.read(job["rejected_file"]).decode())))
+    assert rejected[0] == ["number", "first_name", "last_name", "email", "city", "reason"]
+    assert [row[:2] for row in rejected[1:]] == [["512-555-0102", "James"], ["12", "Short"], ["", "No"]]
+    reasons = [row[-1] for row in rejected[1:]]
+    assert (
+        reasons[0].startswith("bad email")
+        and reasons[1].startswith("invalid number")
+        and reasons[2] == ("missing number")
+    )
+
+
+def test_blank_cells_leave_fields_and_opt_outs_are_never_touched(client, bucket):
+    contacts.create_contact({"number": "5125550101", "first_name": "Maria", "city": "Austin"})
+    optouts.opt_out("+15125550101", optouts.Scope(), source="keyword", actor="+15125550101")
+    job = drop(client, bucket, "imports/contacts/update.csv", (HEADER + "5125550101,,Garcia,,\n").encode())
+
+    assert counts(job) | {"updated": job["updated"]} == {**counts(job), "updated": 1}
+    maria = Contact.get("+15125550101")
+    assert (maria.first_name, maria.last_name, maria.city) == ("Maria", "Garcia", "Austin")
+    assert maria.opt_status == "opted_out"
+
+
+def test_reimporting_the_same_data_changes_nothing(client, bucket):
+    body = (HEADER + "5125550101,Maria,Garcia,maria@example.com,Austin\n5125550102,James,Okafor,,\n").encode()
+    first = drop(client, bucket, "imports/contacts/a.csv", body)
+    again = drop(client, bucket, "imports/contacts/b.csv", body)
+    assert (first["created"], again["created"], again["updated"], again["unchanged"]) == (2, 0, 0, 2)
+
+
+def test_a_redelivered_notification_does_not_import_twice(client, bucket):
+    key = "imports/contacts/once.csv"
+    put = bucket.put(key, (HEADER + "5125550101,Maria,,,\n5125550102,James,,,\n").encode())
+    for _ in range(3):
+        deliver_all(client, bucket, s3_event(key, put["ETag"]))
+    (job,) = list(ImportJob.scan())
+    assert (job.status, job.rows, job.created) == ("done", 2, 2)
+    assert len(list(Contact.scan())) == 2
+
+
+def test_a_tiny_time_budget_pauses_and_resumes_to_the_same_result(client, bucket, monkeypatch):
+    rows = [f"51255{n:05d},Name{n},Last{n % 7},,City{n % 3}" for n in range(450)]
+    rows[10] = "not a number,x,,,"
+    rows[300] = rows[20]
+    body = (HEADER + "\n".join(rows) + "\n").encode()
+
+    whole = drop(client, bucket, "imports/contacts/whole.csv", body)
+    for contact in Contact.scan():
+        contact.delete()
+
+    monkeypatch.setattr(imports.Budget, "from_lambda", classmethod(lambda cls, context: cls.seconds(0)))
+    paused = drop(client, bucket, "imports/contacts/paused.csv", body)
+
+    assert paused["runs"] > 3, "each run took one step, then handed the rest on"
+    assert counts(paused) == counts(whole)
+    assert counts(whole) == {"rows": 450, "created": 448, "updated": 0, "unchanged": 0, "rejected": 1, "duplicates": 1}
+    assert sorted(c.number for c in Contact.scan()) == sorted(
+        f"+151255{n:05d}" for n in range(450) if n not in (10, 300)
+    )
+
+
+def test_mapping_sidecar_renames_ignores_and_groups(client, bucket):
+    custom_fields.create_field("tier", None)
+    mapping = {"columns": {"Handy": "number", "Kundenstufe": "tier", "Notes": "ignore"}, "group": "Spring promo"}
+    bucket.put("imports/contacts/de.mapping.json", json.dumps(mapping).encode())
+    body = b"Handy,Vorname,Kundenstufe,Notes\n5125550101,Maria,gold,call her\n"
+    job = drop(client, bucket, "imports/contacts/de.csv", body)
+
+    assert job["created"] == 1
+    maria = Contact.get("+15125550101")
+    assert (maria.custom.as_dict(), maria.groups) == ({"tier": "gold"}, {"Spring promo"})
+    assert [(i["header"], i["problem"]) for i in job["column_issues"]] == [("Vorname", "unknown"), ("Notes", "ignored")]
+
+
+def test_a_file_without_a_number_column_fails_with_the_reason(client, bucket):
+    job = drop(client, bucket, "imports/contacts/bad.csv", b"name,city\nMaria,Austin\n")
+    assert job["status"] == "failed"
+    assert "number" in job["error"]
+    assert json.loads(bucket.read(job["summary"]))["status"] == "failed"
+
+
+def test_browser_upload_through_a_presigned_url(client, bucket, as_supervisor, as_agent):
+    assert as_agent.post("/imports", {"filename": "list.csv"}).status_code == 403
+    assert as_supervisor.post("/imports", {"filename": "../x.csv"}).status_code == 400
+    created = as_supervisor.post("/imports", {"filename": "list.csv", "mapping": {"group": "Web"}})
+    assert created.status_code == 201
+    upload = created.json_body
+    assert upload["job"]["status"] == "awaiting_upload"
+
+    request = urllib.request.Request(
+        upload["upload_url"], data=(HEADER + "5125550101,Maria,,,\n").encode(), headers=upload["headers"], method="PUT"
+    )
+    with urllib.request.urlopen(request) as response:
+        assert response.status == 200
+    head = bucket.s3.head_object(Bucket=bucket.name, Key="imports/contacts/list.csv")
+    deliver_all(client, bucket, s3_event("imports/contacts/list.csv", head["ETag"]))
+
+    job = as_supervisor.get(f"/imports/{upload['job']['id']}").json_body
+    assert (job["status"], job["created"], job["percent_done"]) == ("done", 1, 100)
+    assert Contact.get("+15125550101").groups == {"Web"}
+    assert as_supervisor.get("/imports/imp_missing").status_code == 404
+
+
+@pytest.mark.parametrize("key", ["imports/contacts/notes.txt", "imports/contacts/x.mapping.json", "exports/a.csv"])
+def test_objects_that_are_not_import_files_are_ignored(client, bucket, key):
+    bucket.put(key, b"number\n5125550101\n")
+    assert deliver(client, s3_event(key)) == {"batchItemFailures": []}
+    assert list(ImportJob.scan()) == []
