@@ -93,6 +93,8 @@ COMPARED_KEYWORDS = (
     "maximum",
     "minItems",
     "maxItems",
+    "minProperties",
+    "maxProperties",
     "default",
     "nullable",
 )
@@ -168,6 +170,10 @@ def json_body_model(spec: dict[str, Any], operation: dict[str, Any]) -> str | No
 # --- Normal forms: pydantic's JSON schema and OpenAPI 3.0 say "nullable" differently.
 # A nested model is compared by name ({"$model": name}) on both sides; the
 # nested model's own schema is then compared field by field like any other.
+# An optional nested model (`X | None`) is `allOf: [$ref]` with `nullable: true`
+# in the document, since OpenAPI 3.0 ignores the siblings of a `$ref`. A
+# one-value `Literal` is pydantic's `const`, which OpenAPI 3.0 writes as an
+# `enum` of one value.
 
 
 def from_pydantic(node: dict[str, Any]) -> dict[str, Any]:
@@ -178,10 +184,11 @@ def from_pydantic(node: dict[str, Any]) -> dict[str, Any]:
         assert len(others) == 1 and len(others) < len(variants), f"only `X | None` unions are mapped: {variants}"
         node.update(others[0], nullable=True)
     if "$ref" in node:
-        assert not node.get("nullable"), "an optional nested model is not mapped yet; extend from_pydantic"
         ref = node["$ref"]
         assert ref.startswith("#/$defs/"), ref
-        return {"$model": ref.removeprefix("#/$defs/")}
+        return {"$model": ref.removeprefix("#/$defs/"), **({"nullable": True} if node.get("nullable") else {})}
+    if "const" in node:
+        node["enum"] = [node.pop("const")]
     return _normal(node, from_pydantic)
 
 
@@ -190,6 +197,10 @@ def from_openapi(spec: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
     if ref.startswith("#/components/schemas/") and ref.removeprefix("#/components/schemas/") in MODEL_NAMES:
         return {"$model": ref.removeprefix("#/components/schemas/")}
     node = dict(resolve(spec, node))
+    parts = node.get("allOf", ())
+    if len(parts) == 1 and parts[0].get("$ref", "").removeprefix("#/components/schemas/") in MODEL_NAMES:
+        nested = from_openapi(spec, parts[0])
+        return {**nested, **({"nullable": True} if node.get("nullable") else {})}
     if "enum" in node:
         node["enum"] = [value for value in node["enum"] if value is not None]
     return _normal(node, lambda child: from_openapi(spec, child))

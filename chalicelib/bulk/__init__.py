@@ -1,5 +1,6 @@
-"""Bulk CSV imports: reading uploaded files as streams of rows (csv_stream) and naming their columns (headers).
+"""Bulk CSV imports without AWS: files as streams of rows (csv_stream), their columns named (headers), and
+each row validated into the change it asks for or a reason it is rejected (contact_rows).
 
-Nothing here touches AWS: bytes go in, rows and column maps come out, so the Lambda pipeline can be tested
-without S3 and can resume a file from a checkpointed byte offset.
+Bytes go in, rows and changes come out, so the Lambda pipeline can be tested without S3 and can resume a file
+from a checkpointed byte offset.
 """

@@ -1,4 +1,4 @@
-"""One CSV row of a contact import: validated into the changes it makes, or rejected with a reason.
+"""One CSV row of an import: validated into the changes it makes, or rejected with a reason.
 
 Blank cells change nothing (an import fills in, it never erases), so a row is
 reduced to the fields it actually sets. The reasons are written into
@@ -73,16 +73,21 @@ def parse_contact_row(
                 raise RowRejected(f"more cells than headers: cell {position + 1} has no column")
             continue
         values.setdefault(target, text)
-    raw_number = values.pop("number", "")
-    if not raw_number:
-        raise RowRejected("missing number")
-    try:
-        row = ContactRow(normalize(raw_number, region))
-    except InvalidPhoneNumber as error:
-        raise RowRejected(f"invalid number {raw_number!r}: {error.reason}") from None
+    row = ContactRow(parse_number_cell([values.pop("number", "")], 0, region))
     for name, text in values.items():
         _apply(row, name, text, custom_fields)
     return row
+
+
+def parse_number_cell(cells: Sequence[str], position: int, region: str) -> str:
+    """The E.164 number in an opt-out file's row; the other cells do not matter."""
+    raw = cells[position].strip() if position < len(cells) else ""
+    if not raw:
+        raise RowRejected("missing number")
+    try:
+        return normalize(raw, region)
+    except InvalidPhoneNumber as error:
+        raise RowRejected(f"invalid number {raw!r}: {error.reason}") from None
 
 
 def _apply(row: ContactRow, name: str, text: str, custom_fields: Collection[str]) -> None:

@@ -31,16 +31,16 @@ from pynamodb.exceptions import PutError, UpdateError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib import storage
-from chalicelib.bulk.contact_rows import ContactRow, RowRejected, parse_contact_row
+from chalicelib.bulk.contact_rows import ContactRow, RowRejected, parse_contact_row, parse_number_cell
 from chalicelib.bulk.csv_stream import Dialect, Row, UnreadableFile, open_csv, read_rows
-from chalicelib.bulk.headers import MissingColumn, map_contact_columns
+from chalicelib.bulk.headers import MissingColumn, map_contact_columns, map_optout_columns
 from chalicelib.config import get_settings
 from chalicelib.errors import NotFound, ValidationFailed
-from chalicelib.models import Contact, ImportJob, ImportRejection
+from chalicelib.models import Contact, ImportJob, ImportRejection, OptOut
 from chalicelib.models.imports import COUNTS
 from chalicelib.models.writes import ATTEMPTS, backoff, condition_failed, write_transaction
 from chalicelib.observability import logger
-from chalicelib.services import custom_fields
+from chalicelib.services import custom_fields, optouts
 from chalicelib.timestamps import iso_z
 
 STEP_ITEMS = 99
@@ -130,9 +130,6 @@ def job_for_object(key: str, etag: str, sequencer: str) -> ImportJob | None:
     """
     target = target_of(key)
     if target is None:
-        return None
-    if target.kind != "contacts":
-        logger.warning("import kind not supported yet", extra={"key": key})
         return None
     stored = storage.describe_object(key)
     job_id = stored.metadata.get("job-id")
@@ -234,15 +231,13 @@ def run(job_id: str, budget: Budget) -> str:
         return "skipped"
     try:
         rows = _rows(job)
-        defined = custom_fields.list_fields()
-        region = get_settings().default_phone_region
-        for step in _steps(job, rows, defined, region):
+        for step in _steps(job, rows, _row_parser(job)):
             if not _commit(job, step):
                 return "skipped"
             if budget.exhausted():
                 _release(job)
                 return "paused"
-    except ImportFailed as failure:
+    except (ImportFailed, UnreadableFile) as failure:
         _finish(job, failed=str(failure))
         return "done"
     _finish(job)
@@ -286,7 +281,10 @@ def _rows(job: ImportJob) -> Iterator[Row]:
     try:
         opened = open_csv(stored.chunks)
         mapping = (job.mapping.as_dict() if job.mapping else {}).get("columns")
-        columns = map_contact_columns(opened.header, custom_fields.list_fields(), mapping)
+        if job.kind == "contacts":
+            columns = map_contact_columns(opened.header, custom_fields.list_fields(), mapping)
+        else:
+            columns = map_optout_columns(opened.header, mapping)
     except (UnreadableFile, MissingColumn, ValueError) as error:
         raise ImportFailed(str(error)) from None
     job.update(
@@ -296,7 +294,7 @@ def _rows(job: ImportJob) -> Iterator[Row]:
             ImportJob.columns.set([name or "" for name in columns.fields]),
             ImportJob.column_issues.set([issue.as_dict() for issue in columns.issues]),
             ImportJob.offset.set(opened.header_end),
-            ImportJob.line.set(2),
+            ImportJob.line.set(opened.header_next_line),
             ImportJob.size.set(stored.size),
         ],
         condition=ImportJob.header.does_not_exist(),
@@ -304,81 +302,139 @@ def _rows(job: ImportJob) -> Iterator[Row]:
     return opened.rows
 
 
+RowParser = Callable[[list[str]], tuple[str, ContactRow | None]]
+"""A row's cells -> its number and, for contacts, the changes it asks for (raises RowRejected)."""
+
+
+def _row_parser(job: ImportJob) -> RowParser:
+    columns = [name or None for name in job.columns]
+    region = get_settings().default_phone_region
+    if job.kind == "optouts":
+        position = columns.index("number")
+        return lambda cells: (parse_number_cell(cells, position, region), None)
+    defined = custom_fields.list_fields()
+
+    def parse(cells: list[str]) -> tuple[str, ContactRow | None]:
+        row = parse_contact_row(cells, columns, defined, region)
+        if job.group:
+            row.groups.add(job.group)
+        return row.number, row
+
+    return parse
+
+
 @dataclass
 class Step:
-    """The rows between two offsets, reduced to one change per number plus the rejected rows."""
+    """The rows between two offsets, reduced to one change per number, plus the rejected rows."""
 
     start_offset: int
+    weight: int
+    """Writes per number: a contact is one item, an opt-out three (store, history, contact view)."""
     end_offset: int = 0
     next_line: int = 0
     rows: int = 0
     duplicates: int = 0
-    contacts: dict[str, ContactRow] = field(default_factory=dict)
+    changes: dict[str, ContactRow | None] = field(default_factory=dict)
     rejections: list[ImportRejection] = field(default_factory=list)
 
     @property
     def items(self) -> int:
-        return len(self.contacts) + len(self.rejections)
+        return self.weight * len(self.changes) + len(self.rejections)
 
 
-def _steps(job: ImportJob, rows: Iterator[Row], defined: Mapping[str, Any], region: str) -> Iterator[Step]:
-    columns = [name or None for name in job.columns]
-    step = Step(int(job.offset))
-    for row in rows:
+def _steps(job: ImportJob, rows: Iterator[Row], parse: RowParser) -> Iterator[Step]:
+    """Steps of at most `STEP_ITEMS` writes; a file that turns unreadable part-way still gets the rows before it."""
+    failure: list[UnreadableFile] = []
+
+    def readable() -> Iterator[Row]:
+        try:
+            yield from rows
+        except UnreadableFile as error:
+            failure.append(error)
+
+    weight = 1 if job.kind == "contacts" else 3
+    step = Step(int(job.offset), weight)
+    for row in readable():
         step.rows += 1
         step.end_offset, step.next_line = row.end_offset, row.next_line
         try:
-            parsed = parse_contact_row(row.cells, columns, defined, region)
+            number, changes = parse(row.cells)
         except RowRejected as rejected:
             step.rejections.append(ImportRejection(job.id, row.line, cells=row.cells, reason=rejected.reason))
         else:
-            if job.group:
-                parsed.groups.add(job.group)
-            earlier = step.contacts.get(parsed.number)
-            if earlier is None:
-                step.contacts[parsed.number] = parsed
+            if number not in step.changes:
+                step.changes[number] = changes
             else:
-                earlier.merge(parsed)
+                earlier = step.changes[number]
+                if earlier is not None and changes is not None:
+                    earlier.merge(changes)
                 step.duplicates += 1
-        if step.items >= STEP_ITEMS:
+        if step.items + weight > STEP_ITEMS:
             yield step
-            step = Step(step.end_offset)
+            step = Step(step.end_offset, weight)
     if step.rows:
         yield step
+    if failure:
+        raise failure[0]
+
+
+Writer = Callable[[TransactWrite], None]
 
 
 def _commit(job: ImportJob, step: Step) -> bool:
     """Write one step; False when another run has taken the job over (this run stops)."""
+    plan = _plan_contacts if job.kind == "contacts" else _plan_optouts
     for attempt in range(ATTEMPTS):
-        now = datetime.now(UTC)
-        existing = {c.number: c for c in Contact.batch_get(list(step.contacts))} if step.contacts else {}
         counts = dict.fromkeys(COUNTS, 0)
         counts.update(rows=step.rows, rejected=len(step.rejections), duplicates=step.duplicates)
-        writes = []
-        for number, changes in step.contacts.items():
-            contact, outcome = _apply(existing.get(number), number, changes, job.id, now)
-            counts[outcome] += 1
-            writes.append(contact)
+        writers = plan(job, step, counts, datetime.now(UTC))
         start = int(job.offset)
-        write = _step_transaction(job.id, step, writes, counts, start)
-        if not write_transaction(write):
+        if not write_transaction(_step_transaction(job.id, step, writers, counts, start)):
             job.offset, job.line = step.end_offset, step.next_line
             return True
         current = ImportJob.get(job.id, consistent_read=True)
         if int(current.offset) != start or current.status != "running":
             return False
         backoff(attempt)
-    raise RuntimeError(f"import {job.id}: contacts kept changing under step at offset {step.start_offset}")
+    raise RuntimeError(f"import {job.id}: records kept changing under the step at offset {step.start_offset}")
 
 
-def _step_transaction(
-    job_id: str, step: Step, writes: list[Contact], counts: Mapping[str, int], start: int
-) -> Callable[[TransactWrite], None]:
-    """The step's contacts and rejections, and the job moved on to the step's end, as one transaction."""
+def _plan_contacts(job: ImportJob, step: Step, counts: dict[str, int], now: datetime) -> list[Writer]:
+    existing = {c.number: c for c in Contact.batch_get(list(step.changes))} if step.changes else {}
+    writers: list[Writer] = []
+    for number, changes in step.changes.items():
+        assert changes is not None
+        contact, outcome = _apply(existing.get(number), number, changes, job.id, now)
+        counts[outcome] += 1
+        writers.append(lambda tx, contact=contact: tx.save(contact))
+    return writers
+
+
+def _plan_optouts(job: ImportJob, step: Step, counts: dict[str, int], now: datetime) -> list[Writer]:
+    """Opt out each number not opted out yet; one this file already opted out is a duplicate."""
+    scope = optouts.Scope(job.campaign_id)
+    keys = [(number, scope.key) for number in step.changes]
+    existing = {record.number: record for record in OptOut.batch_get(keys)} if keys else {}
+    reason = f"imported from {job.name} ({job.id})"
+    writers: list[Writer] = []
+    for number in step.changes:
+        record = existing.get(number)
+        if record is None:
+            counts["created"] += 1
+            writers.append(optouts.opt_out_writes(number, scope, "import", job.created_by or "import", reason, now))
+        elif record.reason == reason:
+            counts["duplicates"] += 1
+        else:
+            counts["unchanged"] += 1
+    return writers
+
+
+def _step_transaction(job_id: str, step: Step, writers: list[Writer], counts: Mapping[str, int], start: int) -> Writer:
+    """The step's writes, its rejected rows and the job moved on to the step's end, as one transaction."""
 
     def write(tx: TransactWrite) -> None:
-        for contact in writes:
-            tx.save(contact)
+        for writer in writers:
+            writer(tx)
         for rejection in step.rejections:
             tx.save(rejection)
         tx.update(

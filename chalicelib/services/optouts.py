@@ -8,7 +8,7 @@ place and false in another, whoever races whom.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -45,7 +45,17 @@ class Scope:
 
 def opt_out(number: str, scope: Scope, *, source: Source, actor: str, reason: str | None = None) -> bool:
     """Opt `number` out in `scope`; False when it already was (nothing is written then)."""
-    now = datetime.now(UTC)
+    return not write_transaction(opt_out_writes(number, scope, source, actor, reason, datetime.now(UTC)))
+
+
+def opt_out_writes(
+    number: str, scope: Scope, source: Source, actor: str, reason: str | None, now: datetime
+) -> Callable[[TransactWrite], None]:
+    """The three writes of one opt-out (store, history, contact view), to run alone or inside a larger transaction.
+
+    The store's write is conditioned on no opt-out existing yet, so a
+    transaction holding it fails rather than record an opt-out twice.
+    """
     record = OptOut(
         number,
         scope.key,
@@ -55,12 +65,12 @@ def opt_out(number: str, scope: Scope, *, source: Source, actor: str, reason: st
         created_at=now,
         created_key=sort_key(now.isoformat(), number),
     )
-    return _change(number, scope, "opt_out", source, actor, reason, now, store=record)
+    return _writes(number, scope, "opt_out", source, actor, reason, now, store=record)
 
 
 def opt_in(number: str, scope: Scope, *, source: Source, actor: str, reason: str | None = None) -> bool:
     """Remove the opt-out in `scope`; False when there was none."""
-    return _change(number, scope, "opt_in", source, actor, reason, datetime.now(UTC), store=None)
+    return not write_transaction(_writes(number, scope, "opt_in", source, actor, reason, datetime.now(UTC), store=None))
 
 
 def opt_out_numbers(
@@ -79,7 +89,7 @@ def opt_out_numbers(
     return results
 
 
-def _change(
+def _writes(
     number: str,
     scope: Scope,
     action: str,
@@ -88,7 +98,7 @@ def _change(
     reason: str | None,
     now: datetime,
     store: OptOut | None,
-) -> bool:
+) -> Callable[[TransactWrite], None]:
     history = OptOutHistory(
         number,
         sort_key(now.isoformat(), uuid.uuid4().hex),
@@ -109,7 +119,7 @@ def _change(
         tx.save(history)
         tx.update(Contact(number), actions=contact_actions, add_version_condition=False)
 
-    return not write_transaction(write)
+    return write
 
 
 def _contact_actions(number: str, now: datetime, scope: Scope, *, opted_out: bool) -> list[Any]:
