@@ -8,6 +8,7 @@ from chalicelib.api import (
     contacts,
     conversations,
     custom_fields,
+    exports,
     imports,
     messages,
     optouts,
@@ -15,6 +16,7 @@ from chalicelib.api import (
     webhooks,
 )
 from chalicelib.api.middleware import http_middleware
+from chalicelib.events import exports as export_events
 from chalicelib.events import imports as import_events
 from chalicelib.events import sms
 
@@ -32,7 +34,9 @@ for module in (
     messages,
     webhooks,
     imports,
+    exports,
     sms,
     import_events,
+    export_events,
 ):
     app.register_blueprint(module.blueprint)

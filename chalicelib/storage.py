@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -79,3 +80,44 @@ def write_object(key: str, body: bytes | IO[bytes], content_type: str) -> None:
         _s3.get().put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type)
     else:
         _s3.get().upload_fileobj(body, bucket, key, ExtraArgs={"ContentType": content_type})
+
+
+def write_stream(key: str, chunks: Iterable[bytes], content_type: str) -> None:
+    """Upload bytes as they are produced: boto3's managed transfer sends them as a multipart upload, part by part.
+
+    The export never exists whole in memory or on disk; a failure part-way
+    aborts the upload, so no partial file is left behind.
+    """
+    _s3.get().upload_fileobj(
+        io.BufferedReader(_ChunkReader(iter(chunks)), buffer_size=1 << 20),
+        resource_name("BUCKET"),
+        key,
+        ExtraArgs={"ContentType": content_type},
+    )
+
+
+def presigned_download(key: str) -> str:
+    return _s3.get().generate_presigned_url(
+        "get_object", Params={"Bucket": resource_name("BUCKET"), "Key": key}, ExpiresIn=UPLOAD_SECONDS
+    )
+
+
+class _ChunkReader(io.RawIOBase):
+    """A read-only file over an iterator of byte chunks, which is what `upload_fileobj` consumes."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self._chunks = chunks
+        self._pending = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        while not self._pending:
+            self._pending = next(self._chunks, b"")
+            if not self._pending:
+                return 0
+        size = min(len(buffer), len(self._pending))
+        buffer[:size] = self._pending[:size]
+        self._pending = self._pending[size:]
+        return size

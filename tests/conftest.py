@@ -86,6 +86,7 @@ class Bucket:
     sqs: Any
     name: str
     imports_queue_url: str
+    exports_queue_url: str
 
     def put(self, key: str, body: bytes) -> dict[str, Any]:
         return self.s3.put_object(Bucket=self.name, Key=key, Body=body)
@@ -97,17 +98,18 @@ class Bucket:
         listed = self.s3.list_objects_v2(Bucket=self.name, Prefix=prefix)
         return sorted(item["Key"] for item in listed.get("Contents", []))
 
-    def drain(self) -> list[str]:
-        """Bodies waiting in the imports queue (resume messages), removed from it."""
+    def drain(self, queue_url: str | None = None) -> list[str]:
+        """Bodies waiting in a queue (by default the imports queue's resume messages), removed from it."""
+        queue_url = queue_url or self.imports_queue_url
         bodies = []
         while True:
-            received = self.sqs.receive_message(QueueUrl=self.imports_queue_url, MaxNumberOfMessages=10)
+            received = self.sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10)
             messages = received.get("Messages", [])
             if not messages:
                 return bodies
             for message in messages:
                 bodies.append(message["Body"])
-                self.sqs.delete_message(QueueUrl=self.imports_queue_url, ReceiptHandle=message["ReceiptHandle"])
+                self.sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
 
 
 @pytest.fixture
@@ -118,12 +120,15 @@ def bucket(moto_s3_sqs: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Bucket
     name = os.environ["BUCKET"]
     s3.create_bucket(Bucket=name)
     queue_url = sqs.create_queue(QueueName="imports")["QueueUrl"]
+    exports_url = sqs.create_queue(QueueName="exports")["QueueUrl"]
     monkeypatch.setenv("IMPORTS_QUEUE_URL", queue_url)
-    yield Bucket(s3, sqs, name, queue_url)
-    emptied = Bucket(s3, sqs, name, queue_url)
-    for key in emptied.listing():
+    monkeypatch.setenv("EXPORTS_QUEUE_URL", exports_url)
+    fixture = Bucket(s3, sqs, name, queue_url, exports_url)
+    yield fixture
+    for key in fixture.listing():
         s3.delete_object(Bucket=name, Key=key)
-    emptied.drain()
+    fixture.drain()
+    fixture.drain(exports_url)
 
 
 @pytest.fixture(autouse=True)

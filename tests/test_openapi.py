@@ -19,6 +19,7 @@ from __future__ import annotations
 import inspect
 import json
 import time
+import urllib.request
 from dataclasses import replace
 from datetime import UTC, datetime
 from functools import cache
@@ -37,7 +38,7 @@ from chalicelib.api import schemas
 from chalicelib.api.access import PUBLIC, ROUTE_ROLES
 from chalicelib.auth import ROLES
 from chalicelib.signatures import inbound_signature, twilio_signature
-from tests.conftest import BUSINESS_NUMBER, INBOUND_WEBHOOK_SECRET, TEST_API_URL, TWILIO_AUTH_TOKEN, Api
+from tests.conftest import BUSINESS_NUMBER, INBOUND_WEBHOOK_SECRET, TEST_API_URL, TWILIO_AUTH_TOKEN, Api, Bucket
 
 SPEC_PATH = Path(__file__).resolve().parent.parent / "docs" / "openapi.yaml"
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
@@ -832,6 +833,69 @@ def test_message_helper_responses(
     assert [item["to"] for item in outbox["items"]] == [ANA]
     monkeypatch.setattr(messages, "get_settings", lambda: replace(get_settings(), stage="prod"))
     agent("GET", "/dev/outbox", 404)
+
+
+def upload_and_import(client: Any, bucket: Bucket, upload: dict[str, Any], csv_text: str) -> None:
+    """PUT a file to a presigned upload as a browser would, then run the imports queue as SQS would."""
+    request = urllib.request.Request(
+        upload["upload_url"], data=csv_text.encode(), headers=upload["headers"], method="PUT"
+    )
+    with urllib.request.urlopen(request) as response:
+        assert response.status == 200
+    key = upload["job"]["file"]
+    stored = bucket.s3.head_object(Bucket=bucket.name, Key=key)
+    record = {"eventName": "ObjectCreated:Put", "s3": {"object": {"key": key, "eTag": stored["ETag"]}}}
+    bodies = [json.dumps({"Records": [record]})]
+    while bodies:
+        event = client.events.generate_sqs_event(message_bodies=bodies, queue_name="imports")
+        assert client.lambda_.invoke("import_files", event).payload == {"batchItemFailures": []}
+        bodies = bucket.drain()
+
+
+def test_import_responses(
+    spec: dict[str, Any], client: Any, bucket: Bucket, supervisor: User, agent: User, admin: User
+) -> None:
+    agent("POST", "/imports", 403, body={"filename": "list.csv"})
+    assert supervisor("POST", "/imports", 400, body={"filename": "../list.csv"})["error"]["field"] == "filename"
+    assert (
+        supervisor("POST", "/imports", 400, body={"filename": "list.csv", "kind": "optouts"})["error"]["field"]
+        == "kind"
+    )
+    blank_group = supervisor("POST", "/imports", 400, body={"filename": "list.csv", "mapping": {"group": "  "}})
+    assert blank_group["error"]["field"] == "mapping"
+
+    mapping = {"columns": {"Notes": "ignore"}, "group": "Web"}
+    upload = supervisor("POST", "/imports", 201, body={"filename": "list.csv", "mapping": mapping})
+    job_id = upload["job"]["id"]
+    assert (upload["job"]["status"], upload["job"]["file"]) == ("awaiting_upload", "imports/contacts/list.csv")
+    assert upload["url"] == f"s3://{bucket.name}/imports/contacts/list.csv"
+    assert upload["headers"] == {"Content-Type": "text/csv", "x-amz-meta-job-id": job_id}
+    one = "/imports/{job_id}"
+    assert agent("GET", one, 403, f"/imports/{job_id}")["error"]["code"] == "forbidden"
+    assert admin("GET", one, 200, f"/imports/{job_id}") == upload["job"]
+
+    rows = ["5125550101,Maria,call after 5,,x", "12,Short,,,", "(512) 555-0101,,,,", "5125550102,James,,,"]
+    upload_and_import(client, bucket, upload, "number,first_name,Notes,,Phone\n" + "\n".join(rows) + "\n")
+    job = supervisor("GET", one, 200, f"/imports/{job_id}")
+    counts = [job[name] for name in ("rows", "created", "updated", "unchanged", "rejected", "duplicates")]
+    assert (job["status"], job["percent_done"], job["group"], counts) == ("done", 100, "Web", [4, 2, 0, 0, 1, 1])
+    assert [(i["column"], i["problem"]) for i in job["column_issues"]] == [
+        (2, "ignored"),
+        (3, "blank"),
+        (4, "duplicate"),
+    ]
+    assert job["rejected_file"] == f"results/contacts/list.csv.{job_id}.rejected.csv"
+    assert bucket.read(job["rejected_file"]).decode().splitlines()[-1].startswith("12,Short,,,,invalid number")
+    summary = json.loads(bucket.read(job["summary"]))
+    schema_validator(spec, "ImportJob").validate(summary)
+    assert summary == job
+
+    failing = supervisor("POST", "/imports", 201, body={"filename": "names.csv"})
+    upload_and_import(client, bucket, failing, "name,city\nMaria,Austin\n")
+    failed = supervisor("GET", one, 200, f"/imports/{failing['job']['id']}")
+    assert (failed["status"], failed["rejected_file"]) == ("failed", None)
+    assert "no phone number column" in failed["error"]
+    assert supervisor("GET", one, 404, "/imports/imp_missing")["error"]["field"] == "job_id"
 
 
 def twilio_post(client: Any, path: str, form: dict[str, str], token: str = TWILIO_AUTH_TOKEN) -> Any:

@@ -62,6 +62,8 @@ ROUTE_ROLES: dict[tuple[str, str], frozenset[str]] = {
     ("DELETE", "/quick-replies/{text_id}"): STAFF,
     ("POST", "/imports"): STAFF,
     ("GET", "/imports/{job_id}"): STAFF,
+    ("POST", "/exports"): STAFF,
+    ("GET", "/exports/{job_id}"): STAFF,
     ("POST", "/webhooks/twilio"): PUBLIC,
     ("POST", "/webhooks/twilio/status"): PUBLIC,
     ("POST", "/webhooks/inbound"): PUBLIC,

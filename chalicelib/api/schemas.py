@@ -226,3 +226,14 @@ class ImportCreate(_Strict):
     kind: Literal["contacts"] = "contacts"
     filename: str = Field(min_length=5, max_length=200, pattern=r"^[^/\\]+\.csv$")
     mapping: ImportMapping | None = None
+
+
+class ExportCreate(_Strict):
+    kind: Literal["contacts", "optouts"]
+    q: str | None = Field(default=None, min_length=1, max_length=100)
+    opt_status: Literal["opted_in", "opted_out"] | None = None
+    status: Literal["active", "inactive"] | None = None
+    blocked: bool | None = None
+    group: str | None = Field(default=None, min_length=1, max_length=100)
+    campaign_id: str | None = Field(default=None, min_length=1, max_length=100)
+    """For opt-outs: that campaign's list instead of the company-wide one."""

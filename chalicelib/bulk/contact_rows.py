@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from email_validator import EmailNotValidError, validate_email
 
+from chalicelib.bulk.spreadsheet import restore
 from chalicelib.models.contacts import PROFILE_FIELDS
 from chalicelib.phone import InvalidPhoneNumber, normalize
 
@@ -65,7 +66,7 @@ def parse_contact_row(
     values: dict[str, str] = {}
     for position, cell in enumerate(cells):
         target = columns[position] if position < len(columns) else None
-        text = cell.strip()
+        text = restore(cell.strip())
         if not text:
             continue
         if target is None:

@@ -4,6 +4,7 @@ from chalicelib.models.agents import Agent, AgentGroup
 from chalicelib.models.business_numbers import BusinessNumber
 from chalicelib.models.contacts import Contact
 from chalicelib.models.conversations import Conversation, ConversationAccess, OpenConversation
+from chalicelib.models.exports import ExportJob
 from chalicelib.models.idempotency import IdempotencyRecord
 from chalicelib.models.imports import ImportJob, ImportRejection
 from chalicelib.models.messages import Message
@@ -29,6 +30,7 @@ ALL_MODELS = (
     QuickText,
     ImportJob,
     ImportRejection,
+    ExportJob,
 )
 
 __all__ = [
@@ -40,6 +42,7 @@ __all__ = [
     "Contact",
     "Conversation",
     "ConversationAccess",
+    "ExportJob",
     "IdempotencyRecord",
     "ImportJob",
     "ImportRejection",
