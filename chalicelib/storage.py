@@ -31,7 +31,11 @@ class StoredObject:
 
     chunks: Iterator[bytes]
     size: int
-    metadata: Mapping[str, str]
+    etag: str
+
+
+class ObjectChanged(Exception):
+    """The object is no longer the version a reader pinned (it was replaced)."""
 
 
 def presigned_upload(key: str, content_type: str, metadata: Mapping[str, str] | None = None) -> dict[str, Any]:
@@ -52,14 +56,21 @@ def describe_object(key: str) -> ObjectInfo:
     return ObjectInfo(int(response["ContentLength"]), response.get("Metadata") or {})
 
 
-def read_object(key: str, start: int = 0) -> StoredObject:
-    """Stream `key` from byte `start` on (a ranged GET when resuming)."""
+def read_object(key: str, start: int = 0, if_match: str | None = None) -> StoredObject:
+    """Stream `key` from byte `start` on (a ranged GET when resuming), only if it is still version `if_match`."""
     params: dict[str, Any] = {"Bucket": resource_name("BUCKET"), "Key": key}
     if start:
         params["Range"] = f"bytes={start}-"
-    response = _s3.get().get_object(**params)
+    if if_match:
+        params["IfMatch"] = if_match
+    try:
+        response = _s3.get().get_object(**params)
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") in ("PreconditionFailed", "412"):
+            raise ObjectChanged(key) from None
+        raise
     size = int(response["ContentLength"]) + start
-    return StoredObject(response["Body"].iter_chunks(READ_CHUNK_BYTES), size, response.get("Metadata") or {})
+    return StoredObject(response["Body"].iter_chunks(READ_CHUNK_BYTES), size, response["ETag"])
 
 
 def read_json(key: str) -> Any | None:

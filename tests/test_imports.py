@@ -175,3 +175,41 @@ def test_objects_that_are_not_import_files_are_ignored(client, bucket, key):
     bucket.put(key, b"number\n5125550101\n")
     assert deliver(client, s3_event(key)) == {"batchItemFailures": []}
     assert list(ImportJob.scan()) == []
+
+
+def test_a_file_replaced_between_runs_fails_instead_of_mixing_two_files(client, bucket, monkeypatch):
+    monkeypatch.setattr(imports.Budget, "from_lambda", classmethod(lambda cls, context: cls.seconds(0)))
+    rows = "".join(f"51255{n:05d},Name{n},,,\n" for n in range(300))
+    key = "imports/contacts/replaced.csv"
+    put = bucket.put(key, (HEADER + rows).encode())
+    deliver(client, s3_event(key, put["ETag"]))
+    bucket.put(key, (HEADER + "5125559999,Other,,,\n").encode())
+    while pending := bucket.drain():
+        deliver(client, *pending)
+    (job,) = [j for j in ImportJob.scan() if j.key == key]
+    assert (job.status, job.rows) == ("failed", 99), "the first run's step stands; nothing of the new file"
+    assert "replaced" in job.error
+
+
+def test_optout_lists_by_drop_and_by_upload_with_a_campaign_scope(client, bucket, as_supervisor):
+    optouts.opt_out("+15125550101", optouts.Scope(), source="keyword", actor="+15125550101")
+    body = b"phone\n(512) 555-0101\n512-555-0102\n5125550102\nnot a number\n"
+    job = drop(client, bucket, "imports/optouts/stop-list.csv", body)
+    assert counts(job) == {"rows": 4, "created": 1, "updated": 0, "unchanged": 1, "rejected": 1, "duplicates": 1}
+    history = optouts.history("+15125550102")
+    assert [(h["action"], h["source"]) for h in history] == [("opt_out", "import")]
+
+    upload = as_supervisor.post(
+        "/imports", {"kind": "optouts", "filename": "spring.CSV", "campaign_id": "spring"}
+    ).json_body
+    assert upload["job"]["campaign_id"] == "spring"
+    assert as_supervisor.post("/imports", {"filename": "a.csv", "campaign_id": "spring"}).status_code == 400
+    request = urllib.request.Request(
+        upload["upload_url"], data=b"phone\n5125550103\n", headers=upload["headers"], method="PUT"
+    )
+    urllib.request.urlopen(request).close()
+    deliver_all(client, bucket, s3_event("imports/optouts/spring/spring.CSV"))
+    done = as_supervisor.get(f"/imports/{upload['job']['id']}").json_body
+    assert (done["status"], done["created"]) == ("done", 1)
+    assert Contact.get("+15125550103").opted_out_campaigns == {"spring"}
+    assert Contact.get("+15125550103").opt_status == "opted_in"

@@ -19,7 +19,8 @@ def create_import() -> Response:
     request = blueprint.current_request
     payload = parse_body(request, ImportCreate)
     mapping = payload.mapping.model_dump(exclude_none=True) if payload.mapping else None
-    return created(imports.prepare_upload(payload.kind, payload.filename, caller_name(request), mapping))
+    upload = imports.prepare_upload(payload.kind, payload.filename, caller_name(request), mapping, payload.campaign_id)
+    return created(upload)
 
 
 @blueprint.route("/imports/{job_id}", methods=["GET"], authorizer=cognito)

@@ -223,9 +223,11 @@ class ImportMapping(_Strict):
 
 
 class ImportCreate(_Strict):
-    kind: Literal["contacts"] = "contacts"
-    filename: str = Field(min_length=5, max_length=200, pattern=r"^[^/\\]+\.csv$")
+    kind: Literal["contacts", "optouts"] = "contacts"
+    filename: str = Field(min_length=5, max_length=200, pattern=r"^[^/\\]+\.[cC][sS][vV]$")
     mapping: ImportMapping | None = None
+    campaign_id: str | None = Field(default=None, min_length=1, max_length=100, pattern=r"^[^/\\]+$")
+    """For an opt-out list: opt the numbers out of this campaign only."""
 
 
 class ExportCreate(_Strict):

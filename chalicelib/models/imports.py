@@ -37,6 +37,8 @@ class ImportJob(Model):
     mapping = MapAttribute(null=True)
     group = UnicodeAttribute(null=True)
     size = NumberAttribute(default=0)
+    etag = UnicodeAttribute(null=True)
+    """The version of the object the first run read; later runs read only that version."""
     offset = NumberAttribute(default=0)
     line = NumberAttribute(default=1)
     dialect = MapAttribute(null=True)

@@ -36,6 +36,7 @@ from chalicelib.bulk.csv_stream import Dialect, Row, UnreadableFile, open_csv, r
 from chalicelib.bulk.headers import MissingColumn, map_contact_columns, map_optout_columns
 from chalicelib.config import get_settings
 from chalicelib.errors import NotFound, ValidationFailed
+from chalicelib.ids import new_id
 from chalicelib.models import Contact, ImportJob, ImportRejection, OptOut
 from chalicelib.models.imports import COUNTS
 from chalicelib.models.writes import ATTEMPTS, backoff, condition_failed, write_transaction
@@ -99,18 +100,22 @@ def target_of(key: str) -> Target | None:
 # --- jobs
 
 
-def prepare_upload(kind: str, filename: str, actor: str, mapping: Mapping[str, Any] | None) -> dict[str, Any]:
+def prepare_upload(
+    kind: str, filename: str, actor: str, mapping: Mapping[str, Any] | None, campaign_id: str | None = None
+) -> dict[str, Any]:
     """A job and a presigned URL to upload its file to; the upload starts the same pipeline as a dropped file."""
-    if kind != "contacts":
-        raise ValidationFailed("only contact imports are available so far", field="kind")
-    job_id = "imp_" + hashlib.blake2b(f"{filename}{time.time_ns()}".encode(), digest_size=12).hexdigest()
-    key = f"{PREFIX}{kind}/{filename}"
+    if campaign_id is not None and kind != "optouts":
+        raise ValidationFailed("campaign_id scopes an opt-out list; contacts have none", field="campaign_id")
+    job_id = new_id("imp")
+    folder = f"{kind}/{campaign_id}" if campaign_id else kind
+    key = f"{PREFIX}{folder}/{filename}"
     job = ImportJob(
         job_id,
         kind=kind,
         status="awaiting_upload",
         key=key,
         name=filename,
+        campaign_id=campaign_id,
         mapping=_checked_mapping(mapping),
         group=(mapping or {}).get("group"),
         created_by=actor,
@@ -275,7 +280,10 @@ def _rows(job: ImportJob) -> Iterator[Row]:
     if job.header is not None:
         if int(job.offset) >= int(job.size):
             return iter(())
-        stored = storage.read_object(job.key, start=int(job.offset))
+        try:
+            stored = storage.read_object(job.key, start=int(job.offset), if_match=job.etag)
+        except storage.ObjectChanged:
+            raise ImportFailed("the file was replaced while it was being imported; upload it again") from None
         return read_rows(stored.chunks, Dialect.from_dict(job.dialect.as_dict()), int(job.offset), int(job.line))
     stored = storage.read_object(job.key)
     try:
@@ -296,6 +304,7 @@ def _rows(job: ImportJob) -> Iterator[Row]:
             ImportJob.offset.set(opened.header_end),
             ImportJob.line.set(opened.header_next_line),
             ImportJob.size.set(stored.size),
+            ImportJob.etag.set(stored.etag),
         ],
         condition=ImportJob.header.does_not_exist(),
     )

@@ -1,0 +1,677 @@
+"""Import a large generated contact CSV through the real SQS handler into DynamoDB Local, next to two baselines.
+
+The file is realistic (mixed US number formats, 2% invalid numbers, 1% numbers
+repeated in another format, accented names, quoted cells) and deterministic
+(`--seed`). Each stage runs in a child process of its own, so its peak RSS
+(`ru_maxrss`, the Python process only, not DynamoDB Local's JVM) is its own, and
+each stage that writes gets a fresh in-memory DynamoDB Local, so every one
+starts from empty tables and a cold JVM.
+
+- import: the file is uploaded to moto's S3, then the S3 notification is
+  delivered to the real `import_files` handler (`chalice.test.Client`), and
+  every resume message the runs enqueue is delivered too, until the imports
+  queue is empty. The test client's Lambda context has 3 s left, which leaves
+  a negative budget after the handler's 30 s margin (one step per run), so
+  `Budget.from_lambda` is patched to the budget a deployed worker gets
+  (`--budget`, the 300 s worker timeout minus the margin). Timed from the
+  first delivery to the empty queue: job creation, every run and the results
+  (summary and rejected.csv) written at the end; the upload is not timed.
+- ceiling: raw BatchWriteItem (25 items a request) of the Contact items the
+  import creates, built by the model (same index keys) in chunks of
+  CHUNK_ITEMS before each chunk's writes are timed; one writer as the import
+  is, and `--threads` writers for context.
+- parse: the file read from disk in the handler's chunk size, `open_csv` and
+  `parse_contact_row` on every row, no writes.
+
+rows/s is always the file's data rows divided by the stage's seconds, so the
+ceiling's figure is how fast the file would go if writing its unique contacts
+were the only cost, and "% ceiling" compares like with like.
+
+    .venv/bin/python benchmarks/import.py [--rows 1000000] [--small 100000] [--skip-large] [--threads 4]
+    .venv/bin/python benchmarks/import.py --profile 20000    # cProfile of the import alone
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import unicodedata
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness import ROOT, configure
+
+from devstack import dynamodb_local
+
+SEED = 20240611
+HEADER = ("number", "first_name", "last_name", "email", "city", "state", "zip")
+INVALID_SHARE = 0.02
+DUPLICATE_SHARE = 0.01
+WORKER_BUDGET = 270.0
+"""A deployed import worker's run: the 300 s queue-consumer timeout less `Budget.from_lambda`'s 30 s margin."""
+CHUNK_ITEMS = 20_000
+"""Ceiling items built (untimed) before each timed burst of writes; bounds its memory."""
+IMPORT_TARGET = 0.80
+RSS_TARGET = 1.2
+SAMPLE_EVERY = 9_973
+"""Every so many new numbers, one is kept to check after the import that its contact exists."""
+
+AREA_CODES = (
+    512, 737, 214, 469, 972, 713, 281, 832, 210, 726, 817, 682, 915, 806, 254,
+    361, 409, 903, 936, 979, 415, 646, 312, 206, 305, 404, 602, 303, 617, 702,
+)  # fmt: skip
+"""Every exchange 200-999 is a valid number in each (checked with phonenumbers)."""
+_PER_AREA = 800 * 10_000
+_SPACE = len(AREA_CODES) * _PER_AREA
+_STRIDE = 152_587_891
+"""Coprime with _SPACE (2^10 * 3 * 5^7): j -> j * _STRIDE mod _SPACE gives every contact a distinct number."""
+FORMATS: tuple[Callable[[int, int, int], str], ...] = (
+    lambda a, x, n: f"({a}) {x}-{n:04d}",
+    lambda a, x, n: f"{a}-{x}-{n:04d}",
+    lambda a, x, n: f"+1 {a} {x} {n:04d}",
+    lambda a, x, n: f"1{a}{x}{n:04d}",
+    lambda a, x, n: f"{a}.{x}.{n:04d}",
+    lambda a, x, n: f"{a}{x}{n:04d}",
+    lambda a, x, n: f"+1{a}{x}{n:04d}",
+    lambda a, x, n: f"1 ({a}) {x}-{n:04d}",
+    lambda a, x, n: f"+1 ({a}) {x}-{n:04d}",
+)
+FORMAT_MIX = (0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 3, 3, 4, 5, 5, 5, 6, 6, 7, 8)
+"""How often each format appears: spreadsheets favour (512) 555-0134 and 512-555-0134."""
+INVALID: tuple[Callable[[random.Random, int, int, int], str], ...] = (
+    lambda r, a, x, n: "",
+    lambda r, a, x, n: r.choice(("n/a", "N/A", "none", "unknown", "TBD", "call me", "see notes", "-", "?")),
+    lambda r, a, x, n: f"{x}-{n:04d}",
+    lambda r, a, x, n: f"{a}-{x}-{n // 100:02d}",
+    lambda r, a, x, n: f"({a}) 0{x % 100:02d}-{n:04d}",
+    lambda r, a, x, n: f"{n:04d}",
+    lambda r, a, x, n: f"{a}{x}{n:04d}{r.randrange(10)}",
+)
+"""Empty cells, words, numbers missing digits (no area code, a cut line), a bad exchange, one digit too many."""
+FIRST_NAMES = (
+    "James", "Mary", "Robert", "Patricia", "John", "Jennifer", "Michael", "Linda", "David", "Elizabeth",
+    "William", "Barbara", "Richard", "Susan", "Joseph", "Jessica", "Thomas", "Sarah", "Christopher", "Karen",
+    "José", "María", "Luis", "Guadalupe", "Juan", "Ana", "Carlos", "Sofía", "Miguel", "Lucía",
+    "Wei", "Mei", "Hiroshi", "Yuki", "Minh", "Thảo", "Aarav", "Priya", "Mohammed", "Fatima",
+    "Chloé", "Zoë", "Renée", "Björn", "Siobhán", "Oluwaseun", "Chidi", "Ngozi", "Dmitri", "Olga",
+)  # fmt: skip
+LAST_NAMES = (
+    "Smith", "Johnson", "Williams", "Brown", "Jones", "Garcia", "Miller", "Davis", "Rodriguez", "Martinez",
+    "Hernández", "López", "González", "Wilson", "Anderson", "Thomas", "Taylor", "Moore", "Jackson", "Martin",
+    "Lee", "Pérez", "Thompson", "White", "Harris", "Sánchez", "Clark", "Ramírez", "Lewis", "Robinson",
+    "Nguyen", "Trần", "Chen", "Wang", "Kim", "Patel", "Singh", "Okafor", "Adeyemi", "Müller",
+    "O'Brien", "O'Connor", "De la Cruz", "Van der Berg", "Smith, Jr.", "Johnson-Lee", "St. John", "D'Angelo",
+    "Kowalski", "Ivanova",
+)  # fmt: skip
+DOMAINS = (
+    "gmail.com", "gmail.com", "gmail.com", "yahoo.com", "outlook.com", "hotmail.com", "icloud.com", "aol.com",
+    "att.net", "comcast.net", "utexas.edu", "acme-corp.com", "example.org",
+)  # fmt: skip
+CITIES = (
+    ("Austin", "TX", "787"), ("Round Rock", "TX", "786"), ("Dallas", "TX", "752"), ("Plano", "TX", "750"),
+    ("Houston", "TX", "770"), ("San Antonio", "TX", "782"), ("Fort Worth", "TX", "761"), ("El Paso", "TX", "799"),
+    ("Lubbock", "TX", "794"), ("Corpus Christi", "TX", "784"), ("San Francisco", "CA", "941"),
+    ("New York", "NY", "100"), ("Chicago", "IL", "606"), ("Seattle", "WA", "981"), ("Miami", "FL", "331"),
+    ("Atlanta", "GA", "303"), ("Phoenix", "AZ", "850"), ("Denver", "CO", "802"), ("Boston", "MA", "021"),
+    ("Las Vegas", "NV", "891"),
+)  # fmt: skip
+
+
+# --- the file
+
+
+@dataclass(frozen=True)
+class Record:
+    """One generated row: its cells and, when its number is valid, the E.164 form and whether it is the first."""
+
+    cells: list[str]
+    number: str | None
+    first: bool
+
+
+@dataclass
+class Expected:
+    """What the import must report for the file, tallied while it is generated."""
+
+    rows: int = 0
+    created: int = 0
+    rejected: int = 0
+    duplicates: int = 0
+    size: int = 0
+    samples: list[str] = field(default_factory=list)
+
+
+def number_parts(index: int) -> tuple[int, int, int]:
+    """Area code, exchange and line of the `index`-th distinct number (a bijection, so never a collision)."""
+    value = (index * _STRIDE + 7_777_777) % _SPACE
+    area, rest = divmod(value, _PER_AREA)
+    exchange, line = divmod(rest, 10_000)
+    return AREA_CODES[area], 200 + exchange, line
+
+
+def records(rows: int, seed: int) -> Iterator[Record]:
+    """The rows of the file, from one seeded generator: the same `rows` and `seed` always give the same file."""
+    from chalicelib.phone import InvalidPhoneNumber, normalize
+
+    rng = random.Random(seed)
+    distinct = 0
+    for _ in range(rows):
+        first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
+        city, state, zip_prefix = rng.choice(CITIES)
+        roll = rng.random()
+        if roll < INVALID_SHARE:
+            while True:
+                text = rng.choice(INVALID)(rng, *number_parts(rng.randrange(_SPACE)))
+                try:
+                    normalize(text, "US")
+                except InvalidPhoneNumber:
+                    break
+            number, is_first = None, False
+        elif roll < INVALID_SHARE + DUPLICATE_SHARE and distinct:
+            # Half repeat a number a few rows back (same step), half one from anywhere earlier in the file.
+            recent = rng.random() < 0.5
+            index = distinct - 1 - rng.randrange(min(distinct, 50)) if recent else rng.randrange(distinct)
+            original = format_of(index)
+            text = FORMATS[(original + 1 + rng.randrange(len(FORMATS) - 1)) % len(FORMATS)](*number_parts(index))
+            number, is_first = _e164(index), False
+        else:
+            index, distinct = distinct, distinct + 1
+            text = FORMATS[format_of(index)](*number_parts(index))
+            number, is_first = _e164(index), True
+        email = ""
+        if rng.random() < 0.8:
+            local = f"{_ascii(first)}.{_ascii(last)}" if rng.random() < 0.6 else f"{_ascii(first)[0]}{_ascii(last)}"
+            email = f"{local}{rng.randrange(100) if rng.random() < 0.5 else ''}@{rng.choice(DOMAINS)}"
+        cells = [
+            text,
+            first if rng.random() < 0.98 else "",
+            last if rng.random() < 0.95 else "",
+            email,
+            *((city, state, f"{zip_prefix}{rng.randrange(100):02d}") if rng.random() < 0.9 else ("", "", "")),
+        ]
+        yield Record(cells, number, is_first)
+
+
+def format_of(index: int) -> int:
+    """The format the `index`-th number is first written in (a repeat of it picks another)."""
+    return FORMAT_MIX[(index * 2_654_435_761 >> 8) % len(FORMAT_MIX)]
+
+
+def _e164(index: int) -> str:
+    area, exchange, line = number_parts(index)
+    return f"+1{area}{exchange}{line:04d}"
+
+
+def _ascii(name: str) -> str:
+    """An email-safe form of a name: accents dropped, only letters kept, lower case."""
+    plain = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    return "".join(ch for ch in plain if ch.isalpha()).lower()
+
+
+def write_csv(path: Path, rows: int, seed: int) -> Expected:
+    """Stream the file to `path` (never held in memory) and tally what an import of it must report."""
+    expected = Expected()
+    with path.open("w", encoding="utf-8", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(HEADER)
+        for record in records(rows, seed):
+            writer.writerow(record.cells)
+            expected.rows += 1
+            if record.number is None:
+                expected.rejected += 1
+            elif record.first:
+                expected.created += 1
+                if expected.created % SAMPLE_EVERY == 1:
+                    expected.samples.append(record.number)
+            else:
+                expected.duplicates += 1
+    expected.size = path.stat().st_size
+    return expected
+
+
+# --- stages, each run in a child process
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def time_aws_calls() -> dict[str, list[float]]:
+    """Count and time every AWS request at botocore ("service.Operation" -> [requests, seconds])."""
+    from botocore.client import BaseClient
+
+    calls: dict[str, list[float]] = {}
+    original = BaseClient._make_api_call
+
+    def timed(self: BaseClient, operation_name: str, api_params: dict) -> dict:
+        started = time.perf_counter()
+        try:
+            return original(self, operation_name, api_params)
+        finally:
+            entry = calls.setdefault(f"{self.meta.service_model.service_name}.{operation_name}", [0, 0.0])
+            entry[0] += 1
+            entry[1] += time.perf_counter() - started
+
+    BaseClient._make_api_call = timed  # type: ignore[method-assign]
+    return calls
+
+
+def stage_parse(spec: dict[str, Any]) -> dict[str, Any]:
+    """Read and validate every row as the import does, writing nothing: the cost of the Python side alone."""
+    from chalicelib.bulk.contact_rows import RowRejected, parse_contact_row
+    from chalicelib.bulk.csv_stream import open_csv
+    from chalicelib.bulk.headers import map_contact_columns
+    from chalicelib.storage import READ_CHUNK_BYTES
+
+    def chunks() -> Iterator[bytes]:
+        with open(spec["csv"], "rb") as file:
+            while chunk := file.read(READ_CHUNK_BYTES):
+                yield chunk
+
+    start_rss = peak_rss_mb()
+    started = time.perf_counter()
+    opened = open_csv(chunks())
+    columns = map_contact_columns(opened.header, []).fields
+    rows = rejected = 0
+    for row in opened.rows:
+        rows += 1
+        try:
+            parse_contact_row(row.cells, columns, (), "US")
+        except RowRejected:
+            rejected += 1
+    seconds = time.perf_counter() - started
+    return {"rows": rows, "items": 0, "rejected": rejected, "seconds": seconds, "start_rss_mb": start_rss}
+
+
+def stage_ceiling(spec: dict[str, Any]) -> dict[str, Any]:
+    """BatchWriteItem of the Contact items the import would create, built beforehand; only the writes are timed."""
+    from concurrent.futures import ThreadPoolExecutor
+    from datetime import UTC, datetime
+
+    import boto3
+    from botocore.config import Config
+
+    from chalicelib.models import Contact
+    from chalicelib.models.tables import create_tables
+
+    create_tables([Contact])
+    threads = spec["threads"]
+    client = boto3.client("dynamodb", config=Config(max_pool_connections=max(10, threads)))
+    table = Contact.Meta.table_name
+
+    def write(batch: list[dict[str, Any]]) -> int:
+        requests = 0
+        pending: dict[str, Any] = {table: batch}
+        while pending:
+            requests += 1
+            pending = client.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
+        return requests
+
+    def batches() -> Iterator[list[list[dict[str, Any]]]]:
+        """Chunks of CHUNK_ITEMS items, in requests of 25, serialized by the model as the import's writes are."""
+        chunk: list[list[dict[str, Any]]] = []
+        batch: list[dict[str, Any]] = []
+        now = datetime.now(UTC)
+        for record in records(spec["rows"], spec["seed"]):
+            if not record.first:
+                continue
+            _, first, last, email, city, state, zip_code = record.cells
+            contact = Contact(record.number, created_at=now, updated_at=now, last_import="imp_ceiling", version=1)
+            for name, value in (("first_name", first), ("last_name", last), ("email", email), ("city", city)):
+                if value:
+                    setattr(contact, name, value)
+            if state:
+                contact.state, contact.zip = state, zip_code
+            batch.append({"PutRequest": {"Item": contact.serialize()}})
+            if len(batch) == 25:
+                chunk.append(batch)
+                batch = []
+                if len(chunk) * 25 >= CHUNK_ITEMS:
+                    yield chunk
+                    chunk = []
+        if batch:
+            chunk.append(batch)
+        if chunk:
+            yield chunk
+
+    start_rss = peak_rss_mb()
+    seconds = 0.0
+    items = requests = 0
+    with ThreadPoolExecutor(threads) as pool:
+        for chunk in batches():
+            started = time.perf_counter()
+            if threads == 1:
+                requests += sum(write(batch) for batch in chunk)
+            else:
+                requests += sum(pool.map(write, chunk))
+            seconds += time.perf_counter() - started
+            items += sum(len(batch) for batch in chunk)
+    return {"rows": spec["rows"], "items": items, "requests": requests, "seconds": seconds, "start_rss_mb": start_rss}
+
+
+def stage_import(spec: dict[str, Any]) -> dict[str, Any]:
+    """The file's S3 notification through the real handler, then every resume message, until the queue is empty."""
+    import boto3
+    from chalice.test import Client
+
+    from app import app
+    from chalicelib.models import Contact, ImportJob
+    from chalicelib.models.tables import create_tables
+    from chalicelib.services import imports
+
+    create_tables()
+    budget = spec["budget"]
+    imports.Budget.from_lambda = classmethod(lambda cls, context, margin_seconds=30.0: cls.seconds(budget))  # type: ignore[method-assign,assignment]
+    finish_seconds = [0.0]
+    finish = imports._finish
+
+    def timed_finish(job: Any, failed: str | None = None) -> None:
+        started = time.perf_counter()
+        finish(job, failed)
+        finish_seconds[0] += time.perf_counter() - started
+
+    imports._finish = timed_finish  # type: ignore[assignment]
+    sqs = boto3.client("sqs")
+    queue_url = os.environ["IMPORTS_QUEUE_URL"]
+    etag = boto3.client("s3").head_object(Bucket=os.environ["BUCKET"], Key=spec["key"])["ETag"]
+    record = {"eventName": "ObjectCreated:Put", "s3": {"object": {"key": spec["key"], "eTag": etag, "sequencer": "1"}}}
+
+    def drain() -> list[str]:
+        bodies = []
+        while messages := sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", []):
+            for message in messages:
+                bodies.append(message["Body"])
+                sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+        return bodies
+
+    with Client(app, stage_name="local", project_dir=str(ROOT)) as client:
+
+        def deliver(bodies: list[str]) -> None:
+            event = client.events.generate_sqs_event(message_bodies=bodies, queue_name="imports")
+            result = client.lambda_.invoke("import_files", event).payload
+            if result.get("batchItemFailures"):
+                raise RuntimeError(f"the handler failed records: {result}")
+
+        calls = time_aws_calls()
+        profiler = None
+        if spec.get("profile"):
+            import cProfile
+
+            profiler = cProfile.Profile()
+            profiler.enable()
+        start_rss = peak_rss_mb()
+        started = time.perf_counter()
+        deliver([json.dumps({"Records": [record]})])
+        while pending := drain():
+            deliver(pending)
+        seconds = time.perf_counter() - started
+        if profiler is not None:
+            profiler.disable()
+
+    (job,) = [imports.job_view(job) for job in ImportJob.scan()]
+    found = {contact.number for contact in Contact.batch_get(spec["samples"])}
+    result = {
+        "rows": job["rows"],
+        "items": job["created"],
+        "seconds": seconds,
+        "start_rss_mb": start_rss,
+        "job": job,
+        "calls": calls,
+        "finish_seconds": finish_seconds[0],
+        "samples_missing": sorted(set(spec["samples"]) - found),
+    }
+    if profiler is not None:
+        result["profile"] = profile_report(profiler)
+    return result
+
+
+def profile_report(profiler: Any) -> str:
+    import io
+    import pstats
+
+    out = io.StringIO()
+    stats = pstats.Stats(profiler, stream=out).strip_dirs()
+    stats.sort_stats("tottime").print_stats(30)
+    stats.sort_stats("cumulative").print_stats(40)
+    return out.getvalue()
+
+
+STAGES = {"parse": stage_parse, "ceiling": stage_ceiling, "import": stage_import}
+
+
+def child_main(spec: dict[str, Any]) -> None:
+    """Entry point of a child: run one stage and write its figures, with the process's peak RSS, as JSON."""
+    import warnings
+
+    warnings.filterwarnings("ignore", message="Couldn't determine the remaining time left")
+    os.environ.update(spec["env"])
+    if spec.get("dynamodb"):
+        configure(spec["dynamodb"])
+    result = STAGES[spec["stage"]](spec)
+    result["peak_rss_mb"] = peak_rss_mb()
+    Path(spec["result"]).write_text(json.dumps(result))
+
+
+# --- the parent: files, engines, children, the table
+
+
+@dataclass
+class Outcome:
+    label: str
+    rows: int
+    items: int
+    seconds: float
+    peak_rss_mb: float
+    start_rss_mb: float
+    detail: dict[str, Any]
+
+    @property
+    def rate(self) -> float:
+        return self.rows / self.seconds if self.seconds else 0.0
+
+
+@contextmanager
+def fresh_dynamodb() -> Iterator[str]:
+    port = dynamodb_local.free_port()
+    process = dynamodb_local.start(port)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=60)
+
+
+def run_child(label: str, spec: dict[str, Any], workdir: Path) -> Outcome:
+    """Run one stage in a fresh interpreter (its own DynamoDB Local when it writes) and collect its figures."""
+    result_path = workdir / f"result-{spec['stage']}-{spec['rows']}-{spec.get('threads', 0)}.json"
+    spec = {**spec, "result": str(result_path)}
+    print(f"  running {label} ...", file=sys.stderr, flush=True)
+
+    def launch() -> None:
+        command = [sys.executable, str(Path(__file__).resolve()), "--child", json.dumps(spec)]
+        completed = subprocess.run(command, cwd=ROOT, stdout=subprocess.DEVNULL, check=False)
+        if completed.returncode:
+            raise RuntimeError(f"{label}: the child exited with code {completed.returncode}")
+
+    if spec["stage"] == "parse":
+        launch()
+    else:
+        with fresh_dynamodb() as endpoint:
+            spec["dynamodb"] = endpoint
+            launch()
+    result = json.loads(result_path.read_text())
+    print(f"    {result['seconds']:.1f} s, peak RSS {result['peak_rss_mb']:.0f} MB", file=sys.stderr, flush=True)
+    return Outcome(
+        label, result["rows"], result["items"], result["seconds"], result["peak_rss_mb"], result["start_rss_mb"], result
+    )
+
+
+def start_moto() -> tuple[Any, str]:
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=dynamodb_local.free_port(), verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    return server, f"http://{host}:{port}"
+
+
+def aws_env(moto: str, bucket: str, queue_url: str) -> dict[str, str]:
+    return {
+        "AWS_ENDPOINT_URL_S3": moto,
+        "AWS_ENDPOINT_URL_SQS": moto,
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "BUCKET": bucket,
+        "IMPORTS_QUEUE_URL": queue_url,
+    }
+
+
+def check_counts(job: dict[str, Any], expected: Expected) -> list[str]:
+    """Differences between the job's counts and what the generator wrote (empty when they agree)."""
+    wanted = {
+        "status": "done",
+        "rows": expected.rows,
+        "created": expected.created,
+        "updated": 0,
+        "unchanged": 0,
+        "rejected": expected.rejected,
+        "duplicates": expected.duplicates,
+    }
+    return [f"{name} {job[name]} (expected {value})" for name, value in wanted.items() if job[name] != value]
+
+
+def print_calls(outcome: Outcome) -> None:
+    """Where the import's wall time went: the AWS requests by operation, the rest is Python in the handler."""
+    calls = outcome.detail["calls"]
+    in_calls = sum(seconds for _, seconds in calls.values())
+    print(f"\n  {outcome.label}: {outcome.seconds:.1f} s, of which AWS requests {in_calls:.1f} s (botocore included)")
+    for name, (count, seconds) in sorted(calls.items(), key=lambda kv: -kv[1][1]):
+        share = 100 * seconds / outcome.seconds
+        print(f"    {name:<32} {count:>8,} requests {seconds:8.1f} s {share:5.1f}%  {1000 * seconds / count:6.2f} ms each")
+    other = outcome.seconds - in_calls
+    print(f"    {'everything else (Python)':<32} {'':>17} {other:8.1f} s {100 * other / outcome.seconds:5.1f}%")
+    print(f"    results at the end (_finish, included above): {outcome.detail['finish_seconds']:.1f} s")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, default=1_000_000, help="rows of the large file")
+    parser.add_argument("--small", type=int, default=100_000, help="rows of the small file (RSS comparison)")
+    parser.add_argument("--skip-large", action="store_true", help="run every stage on the small file only")
+    parser.add_argument("--threads", type=int, default=4, help="writers of the multi-threaded ceiling (0: skip it)")
+    parser.add_argument("--budget", type=float, default=WORKER_BUDGET, help="seconds per handler run")
+    parser.add_argument("--seed", type=int, default=SEED)
+    parser.add_argument("--profile", type=int, metavar="ROWS", help="only profile an import of ROWS rows")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child_main(json.loads(args.child))
+        return
+
+    sizes = [args.profile] if args.profile else [args.small] if args.skip_large else [args.small, args.rows]
+    large = sizes[-1]
+    with tempfile.TemporaryDirectory(prefix="import-bench-") as tmp:
+        workdir = Path(tmp)
+        files: dict[int, tuple[Path, Expected]] = {}
+        for rows in sizes:
+            started = time.perf_counter()
+            path = workdir / f"bench-{rows}.csv"
+            files[rows] = (path, write_csv(path, rows, args.seed))
+            print(f"  generated {path.name} in {time.perf_counter() - started:.1f} s", file=sys.stderr, flush=True)
+
+        server, moto = start_moto()
+        try:
+            import boto3
+
+            env = aws_env(moto, "bench-bucket", "")
+            s3 = boto3.client("s3", endpoint_url=moto, region_name="us-east-1", aws_access_key_id="bench",
+                              aws_secret_access_key="bench")  # fmt: skip
+            sqs = boto3.client("sqs", endpoint_url=moto, region_name="us-east-1", aws_access_key_id="bench",
+                               aws_secret_access_key="bench")  # fmt: skip
+            s3.create_bucket(Bucket=env["BUCKET"])
+            env["IMPORTS_QUEUE_URL"] = sqs.create_queue(QueueName="imports")["QueueUrl"]
+            for rows, (path, _) in files.items():
+                s3.upload_file(str(path), env["BUCKET"], f"imports/contacts/{path.name}")
+
+            def spec(stage: str, rows: int, **extra: Any) -> dict[str, Any]:
+                path, expected = files[rows]
+                return {"stage": stage, "rows": rows, "seed": args.seed, "csv": str(path), "env": env,
+                        "key": f"imports/contacts/{path.name}", "samples": expected.samples,
+                        "budget": args.budget, **extra}  # fmt: skip
+
+            if args.profile:
+                outcome = run_child("import (profiled)", spec("import", args.profile, profile=True), workdir)
+                print(f"Import of {args.profile:,} rows under cProfile: {outcome.seconds:.1f} s")
+                print_calls(outcome)
+                print(outcome.detail["profile"])
+                return
+
+            ceiling = run_child("ceiling, 1 writer", spec("ceiling", large, threads=1), workdir)
+            outcomes = [ceiling]
+            if args.threads > 1:
+                label = f"ceiling, {args.threads} writers"
+                outcomes.append(run_child(label, spec("ceiling", large, threads=args.threads), workdir))
+            outcomes.append(run_child("parse + normalize only", spec("parse", large), workdir))
+            imported = {rows: run_child(f"import, {rows:,} rows", spec("import", rows), workdir) for rows in sizes}
+            outcomes.extend(imported.values())
+        finally:
+            server.stop()
+
+    _, expected = files[large]
+    print(
+        f"Contact import, {large:,}-row CSV ({expected.size / 1e6:.1f} MB: {expected.created:,} new numbers, "
+        f"{expected.rejected:,} invalid, {expected.duplicates:,} repeats), DynamoDB Local (fresh per stage), "
+        f"handler budget {args.budget:.0f} s per run, load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs\n"
+    )
+    print(f"  {'stage':<26} {'rows':>10} {'items':>10} {'seconds':>9} {'rows/s':>9} {'% ceiling':>10} {'peak RSS MB':>12}")
+    for outcome in outcomes:
+        share = 100 * outcome.rate / ceiling.rate
+        print(
+            f"  {outcome.label:<26} {outcome.rows:>10,} {outcome.items:>10,} {outcome.seconds:>9.1f} "
+            f"{outcome.rate:>9,.0f} {share:>9.0f}% {outcome.peak_rss_mb:>12.0f}"
+        )
+    print("\n  items: contacts written (the ceiling) or created (the import); rejected rows and the job are extra")
+
+    for rows, outcome in imported.items():
+        problems = check_counts(outcome.detail["job"], files[rows][1])
+        missing = outcome.detail["samples_missing"]
+        job = outcome.detail["job"]
+        counts = ", ".join(f"{name} {job[name]:,}" for name in ("created", "rejected", "duplicates", "runs"))
+        verdict = "match the file" if not problems and not missing else f"DIFFER: {'; '.join(problems)}"
+        if missing:
+            verdict += f"; sampled contacts missing: {missing}"
+        print(f"  {outcome.label}: {counts}; counts {verdict}")
+    for outcome in imported.values():
+        print_calls(outcome)
+
+    big = imported[large]
+    import_share = big.rate / ceiling.rate
+    print(f"\n  import at {import_share:.0%} of the 1-writer ceiling (target >= {IMPORT_TARGET:.0%}): "
+          f"{'PASS' if import_share >= IMPORT_TARGET else 'FAIL'}")  # fmt: skip
+    if len(imported) == 2:
+        small = imported[args.small]
+        ratio = big.peak_rss_mb / small.peak_rss_mb
+        print(
+            f"  peak RSS {big.peak_rss_mb:.0f} MB at {large:,} rows vs {small.peak_rss_mb:.0f} MB at {args.small:,}: "
+            f"{ratio:.2f}x (target <= {RSS_TARGET}x): {'PASS' if ratio <= RSS_TARGET else 'FAIL'}"
+        )
+        print(
+            f"  (RSS when the import started: {big.start_rss_mb:.0f} MB and {small.start_rss_mb:.0f} MB; "
+            f"growth during it {big.peak_rss_mb - big.start_rss_mb:.0f} MB vs {small.peak_rss_mb - small.start_rss_mb:.0f} MB)"
+        )
+
+
+if __name__ == "__main__":
+    main()
