@@ -76,3 +76,19 @@ def test_inbox_routes_never_scan(team, spy, dynamodb_calls):
     assert "BatchGetItem" in dynamodb_calls, "the agents' Closed view reads its page with one BatchGetItem"
     assert "Scan" not in dynamodb_calls
     assert set(dynamodb_calls) <= {"GetItem", "BatchGetItem", "Query", "TransactWriteItems"}
+
+
+def test_imports_and_exports_never_scan(client, bucket, as_supervisor, dynamodb_calls):
+    from tests.test_exports import export
+    from tests.test_imports import HEADER, deliver_all, s3_event
+
+    key = "imports/contacts/noscan.csv"
+    put = bucket.put(key, (HEADER + "5125550101,Maria,,,\n5125550101,,Garcia,,\n12,x,,,\n").encode())
+    deliver_all(client, bucket, s3_event(key, put["ETag"]))
+    put = bucket.put("imports/optouts/stop.csv", b"phone\n5125550102\n")
+    deliver_all(client, bucket, s3_event("imports/optouts/stop.csv", put["ETag"]))
+    export(client, bucket, as_supervisor, {"kind": "contacts", "opt_status": "opted_in"})
+    export(client, bucket, as_supervisor, {"kind": "optouts"})
+
+    assert {"BatchGetItem", "TransactWriteItems", "Query"} <= set(dynamodb_calls)
+    assert "Scan" not in dynamodb_calls
