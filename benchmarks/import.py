@@ -18,8 +18,11 @@ starts from empty tables and a cold JVM.
   (summary and rejected.csv) written at the end; the upload is not timed.
 - ceiling: raw BatchWriteItem (25 items a request) of the Contact items the
   import creates, built by the model (same index keys) in chunks of
-  CHUNK_ITEMS before each chunk's writes are timed; one writer as the import
-  is, and `--threads` writers for context.
+  CHUNK_ITEMS before each chunk's writes are timed; one writer, as the import
+  is. For context, on the small file only (they are slow): the same with
+  `--threads` writers, and TransactWriteItems of 100 conditional puts, which
+  is how the import writes (so the gap between the two is DynamoDB Local's
+  price for transactions, and the rest of the import's gap is its own work).
 - parse: the file read from disk in the handler's chunk size, `open_csv` and
   `parse_contact_row` on every row, no writes.
 
@@ -46,7 +49,7 @@ import time
 import unicodedata
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -268,7 +271,7 @@ def time_aws_calls() -> dict[str, list[float]]:
 
 
 def stage_parse(spec: dict[str, Any]) -> dict[str, Any]:
-    """Read and validate every row as the import does, writing nothing: the cost of the Python side alone."""
+    """Read and validate every row as the import does, writing nothing: what reading the file costs by itself."""
     from chalicelib.bulk.contact_rows import RowRejected, parse_contact_row
     from chalicelib.bulk.csv_stream import open_csv
     from chalicelib.bulk.headers import map_contact_columns
@@ -295,7 +298,13 @@ def stage_parse(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def stage_ceiling(spec: dict[str, Any]) -> dict[str, Any]:
-    """BatchWriteItem of the Contact items the import would create, built beforehand; only the writes are timed."""
+    """Write the Contact items the import would create, built beforehand; only the writes are timed.
+
+    "batch" is the ceiling: BatchWriteItem, 25 items a request, no conditions.
+    "transact" is for context: TransactWriteItems of 100 puts, each conditioned
+    on the item not existing (as PynamoDB saves a new versioned item), which is
+    what the import's steps cost DynamoDB Local before any of its Python work.
+    """
     from concurrent.futures import ThreadPoolExecutor
     from datetime import UTC, datetime
 
@@ -306,22 +315,38 @@ def stage_ceiling(spec: dict[str, Any]) -> dict[str, Any]:
     from chalicelib.models.tables import create_tables
 
     create_tables([Contact])
-    threads = spec["threads"]
+    threads, transact = spec["threads"], spec["mode"] == "transact"
+    per_request = 100 if transact else 25
     client = boto3.client("dynamodb", config=Config(max_pool_connections=max(10, threads)))
     table = Contact.Meta.table_name
 
-    def write(batch: list[dict[str, Any]]) -> int:
+    def write(items: list[dict[str, Any]]) -> int:
+        if transact:
+            client.transact_write_items(
+                TransactItems=[
+                    {
+                        "Put": {
+                            "TableName": table,
+                            "Item": item,
+                            "ConditionExpression": "attribute_not_exists(#v)",
+                            "ExpressionAttributeNames": {"#v": "version"},
+                        }
+                    }
+                    for item in items
+                ]
+            )
+            return 1
         requests = 0
-        pending: dict[str, Any] = {table: batch}
+        pending: dict[str, Any] = {table: [{"PutRequest": {"Item": item}} for item in items]}
         while pending:
             requests += 1
             pending = client.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
         return requests
 
-    def batches() -> Iterator[list[list[dict[str, Any]]]]:
-        """Chunks of CHUNK_ITEMS items, in requests of 25, serialized by the model as the import's writes are."""
+    def chunks() -> Iterator[list[list[dict[str, Any]]]]:
+        """CHUNK_ITEMS items at a time, grouped a request each, serialized by the model as the import's writes are."""
         chunk: list[list[dict[str, Any]]] = []
-        batch: list[dict[str, Any]] = []
+        group: list[dict[str, Any]] = []
         now = datetime.now(UTC)
         for record in records(spec["rows"], spec["seed"]):
             if not record.first:
@@ -333,15 +358,15 @@ def stage_ceiling(spec: dict[str, Any]) -> dict[str, Any]:
                     setattr(contact, name, value)
             if state:
                 contact.state, contact.zip = state, zip_code
-            batch.append({"PutRequest": {"Item": contact.serialize()}})
-            if len(batch) == 25:
-                chunk.append(batch)
-                batch = []
-                if len(chunk) * 25 >= CHUNK_ITEMS:
+            group.append(contact.serialize())
+            if len(group) == per_request:
+                chunk.append(group)
+                group = []
+                if len(chunk) * per_request >= CHUNK_ITEMS:
                     yield chunk
                     chunk = []
-        if batch:
-            chunk.append(batch)
+        if group:
+            chunk.append(group)
         if chunk:
             yield chunk
 
@@ -349,14 +374,11 @@ def stage_ceiling(spec: dict[str, Any]) -> dict[str, Any]:
     seconds = 0.0
     items = requests = 0
     with ThreadPoolExecutor(threads) as pool:
-        for chunk in batches():
+        for chunk in chunks():
             started = time.perf_counter()
-            if threads == 1:
-                requests += sum(write(batch) for batch in chunk)
-            else:
-                requests += sum(pool.map(write, chunk))
+            requests += sum(map(write, chunk) if threads == 1 else pool.map(write, chunk))
             seconds += time.perf_counter() - started
-            items += sum(len(batch) for batch in chunk)
+            items += sum(len(group) for group in chunk)
     return {"rows": spec["rows"], "items": items, "requests": requests, "seconds": seconds, "start_rss_mb": start_rss}
 
 
@@ -433,6 +455,8 @@ def stage_import(spec: dict[str, Any]) -> dict[str, Any]:
     }
     if profiler is not None:
         result["profile"] = profile_report(profiler)
+        if spec.get("profile_out"):
+            profiler.dump_stats(spec["profile_out"])
     return result
 
 
@@ -474,6 +498,8 @@ class Outcome:
     seconds: float
     peak_rss_mb: float
     start_rss_mb: float
+    load: float
+    """The 1-minute load average when the stage ended: other work on the machine skews every figure."""
     detail: dict[str, Any]
 
     @property
@@ -493,10 +519,10 @@ def fresh_dynamodb() -> Iterator[str]:
 
 
 def run_child(label: str, spec: dict[str, Any], workdir: Path) -> Outcome:
-    """Run one stage in a fresh interpreter (its own DynamoDB Local when it writes) and collect its figures."""
-    result_path = workdir / f"result-{spec['stage']}-{spec['rows']}-{spec.get('threads', 0)}.json"
+    """Run one stage in a fresh interpreter (with its own DynamoDB Local when it writes) and collect its figures."""
+    result_path = workdir / f"result-{len(list(workdir.glob('result-*')))}.json"
     spec = {**spec, "result": str(result_path)}
-    print(f"  running {label} ...", file=sys.stderr, flush=True)
+    print(f"  {time.strftime('%H:%M:%S')} {label} ...", file=sys.stderr, flush=True)
 
     def launch() -> None:
         command = [sys.executable, str(Path(__file__).resolve()), "--child", json.dumps(spec)]
@@ -511,31 +537,54 @@ def run_child(label: str, spec: dict[str, Any], workdir: Path) -> Outcome:
             spec["dynamodb"] = endpoint
             launch()
     result = json.loads(result_path.read_text())
-    print(f"    {result['seconds']:.1f} s, peak RSS {result['peak_rss_mb']:.0f} MB", file=sys.stderr, flush=True)
+    load = os.getloadavg()[0]
+    print(f"    {result['seconds']:.1f} s, peak RSS {result['peak_rss_mb']:.0f} MB, load {load:.1f}", file=sys.stderr)
     return Outcome(
-        label, result["rows"], result["items"], result["seconds"], result["peak_rss_mb"], result["start_rss_mb"], result
+        label,
+        result["rows"],
+        result["items"],
+        result["seconds"],
+        result["peak_rss_mb"],
+        result["start_rss_mb"],
+        load,
+        result,
     )
 
 
 def start_moto() -> tuple[Any, str]:
+    import logging
+
     from moto.server import ThreadedMotoServer
 
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=dynamodb_local.free_port(), verbose=False)
     server.start()
     host, port = server.get_host_and_port()
     return server, f"http://{host}:{port}"
 
 
-def aws_env(moto: str, bucket: str, queue_url: str) -> dict[str, str]:
-    return {
+def prepare_bucket(moto: str, files: dict[int, tuple[Path, Expected]]) -> dict[str, str]:
+    """The bucket and imports queue on moto, the files uploaded; the variables the children need to reach them."""
+    import boto3
+
+    env = {
         "AWS_ENDPOINT_URL_S3": moto,
         "AWS_ENDPOINT_URL_SQS": moto,
         "AWS_ACCESS_KEY_ID": "bench",
         "AWS_SECRET_ACCESS_KEY": "bench",
         "AWS_DEFAULT_REGION": "us-east-1",
-        "BUCKET": bucket,
-        "IMPORTS_QUEUE_URL": queue_url,
+        "BUCKET": "bench-bucket",
     }
+    session = boto3.session.Session(
+        aws_access_key_id=env["AWS_ACCESS_KEY_ID"], aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"]
+    )
+    s3 = session.client("s3", endpoint_url=moto, region_name="us-east-1")
+    sqs = session.client("sqs", endpoint_url=moto, region_name="us-east-1")
+    s3.create_bucket(Bucket=env["BUCKET"])
+    env["IMPORTS_QUEUE_URL"] = sqs.create_queue(QueueName="imports")["QueueUrl"]
+    for path, _ in files.values():
+        s3.upload_file(str(path), env["BUCKET"], f"imports/contacts/{path.name}")
+    return env
 
 
 def check_counts(job: dict[str, Any], expected: Expected) -> list[str]:
@@ -553,16 +602,71 @@ def check_counts(job: dict[str, Any], expected: Expected) -> list[str]:
 
 
 def print_calls(outcome: Outcome) -> None:
-    """Where the import's wall time went: the AWS requests by operation, the rest is Python in the handler."""
+    """Where the import's wall time went: the AWS requests by operation; the rest is Python in the handler."""
     calls = outcome.detail["calls"]
     in_calls = sum(seconds for _, seconds in calls.values())
     print(f"\n  {outcome.label}: {outcome.seconds:.1f} s, of which AWS requests {in_calls:.1f} s (botocore included)")
     for name, (count, seconds) in sorted(calls.items(), key=lambda kv: -kv[1][1]):
-        share = 100 * seconds / outcome.seconds
-        print(f"    {name:<32} {count:>8,} requests {seconds:8.1f} s {share:5.1f}%  {1000 * seconds / count:6.2f} ms each")
+        each, share = 1000 * seconds / count, 100 * seconds / outcome.seconds
+        print(f"    {name:<28} {count:>8,} requests {seconds:8.1f} s {share:5.1f}%  {each:7.2f} ms each")
     other = outcome.seconds - in_calls
-    print(f"    {'everything else (Python)':<32} {'':>17} {other:8.1f} s {100 * other / outcome.seconds:5.1f}%")
-    print(f"    results at the end (_finish, included above): {outcome.detail['finish_seconds']:.1f} s")
+    print(f"    {'everything else (Python)':<28} {'':>17} {other:8.1f} s {100 * other / outcome.seconds:5.1f}%")
+    print(f"    of all the above, writing the results at the end (_finish): {outcome.detail['finish_seconds']:.1f} s")
+
+
+def print_report(args: argparse.Namespace, files: dict[int, tuple[Path, Expected]], outcomes: list[Outcome]) -> None:
+    large = max(files)
+    _, expected = files[large]
+    print(
+        f"Contact import of a {large:,}-row CSV ({expected.size / 1e6:.1f} MB: {expected.created:,} new numbers, "
+        f"{expected.rejected:,} invalid, {expected.duplicates:,} repeats)\n"
+        f"DynamoDB Local fresh per stage; handler budget {args.budget:.0f} s a run; {os.cpu_count()} CPUs\n"
+    )
+    ceilings = {o.rows: o for o in outcomes if o.label == "ceiling: BatchWriteItem, 1 writer"}
+    heading = f"{'stage':<34} {'rows':>10} {'items':>10} {'seconds':>8} {'rows/s':>7} {'% ceiling':>9}"
+    print(f"  {heading} {'peak RSS MB':>11} {'load':>5}")
+    for o in outcomes:
+        share = f"{100 * o.rate / ceilings[o.rows].rate:.0f}%"
+        print(
+            f"  {o.label:<34} {o.rows:>10,} {o.items:>10,} {o.seconds:>8.1f} {o.rate:>7,.0f} {share:>9} "
+            f"{o.peak_rss_mb:>11.0f} {o.load:>5.1f}"
+        )
+    print(
+        "\n  rows/s: the file's data rows / the stage's seconds. items: contacts written (ceiling) or created (import);"
+        "\n  % ceiling: against the 1-writer ceiling of the same file. load: 1-minute load average at the stage's end."
+    )
+    imported = {o.rows: o for o in outcomes if o.label.startswith("import")}
+    print()
+    for rows, outcome in imported.items():
+        job = outcome.detail["job"]
+        problems = check_counts(job, files[rows][1])
+        missing = outcome.detail["samples_missing"]
+        counts = ", ".join(f"{name} {job[name]:,}" for name in ("created", "rejected", "duplicates", "runs"))
+        verdict = "match the file" if not problems else f"DIFFER: {'; '.join(problems)}"
+        sampled = "all found" if not missing else f"MISSING {missing}"
+        print(
+            f"  {outcome.label}: {counts}; counts {verdict}; {len(files[rows][1].samples)} sampled contacts {sampled}"
+        )
+    for outcome in imported.values():
+        print_calls(outcome)
+
+    big = imported[large]
+    share = big.rate / ceilings[large].rate
+    verdict = "PASS" if share >= IMPORT_TARGET else "FAIL"
+    target = f"target >= {IMPORT_TARGET:.0%}"
+    print(f"\n  import at {share:.0%} of the 1-writer ceiling at {large:,} rows ({target}): {verdict}")
+    if len(imported) > 1:
+        small = imported[min(imported)]
+        ratio = big.peak_rss_mb / small.peak_rss_mb
+        verdict = "PASS" if ratio <= RSS_TARGET else "FAIL"
+        print(
+            f"  import peak RSS {big.peak_rss_mb:.0f} MB at {large:,} rows vs {small.peak_rss_mb:.0f} MB at "
+            f"{small.rows:,}: {ratio:.2f}x (target <= {RSS_TARGET}x): {verdict}"
+        )
+        print(
+            f"  (RSS when the import started: {big.start_rss_mb:.0f} MB and {small.start_rss_mb:.0f} MB; grew by "
+            f"{big.peak_rss_mb - big.start_rss_mb:.0f} MB and {small.peak_rss_mb - small.start_rss_mb:.0f} MB)"
+        )
 
 
 def main() -> None:
@@ -570,10 +674,11 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000, help="rows of the large file")
     parser.add_argument("--small", type=int, default=100_000, help="rows of the small file (RSS comparison)")
     parser.add_argument("--skip-large", action="store_true", help="run every stage on the small file only")
-    parser.add_argument("--threads", type=int, default=4, help="writers of the multi-threaded ceiling (0: skip it)")
+    parser.add_argument("--threads", type=int, default=4, help="writers of the extra ceiling, small file (0: skip)")
     parser.add_argument("--budget", type=float, default=WORKER_BUDGET, help="seconds per handler run")
     parser.add_argument("--seed", type=int, default=SEED)
     parser.add_argument("--profile", type=int, metavar="ROWS", help="only profile an import of ROWS rows")
+    parser.add_argument("--profile-out", metavar="PATH", help="with --profile: also save the raw pstats there")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -581,7 +686,6 @@ def main() -> None:
         return
 
     sizes = [args.profile] if args.profile else [args.small] if args.skip_large else [args.small, args.rows]
-    large = sizes[-1]
     with tempfile.TemporaryDirectory(prefix="import-bench-") as tmp:
         workdir = Path(tmp)
         files: dict[int, tuple[Path, Expected]] = {}
@@ -593,84 +697,40 @@ def main() -> None:
 
         server, moto = start_moto()
         try:
-            import boto3
-
-            env = aws_env(moto, "bench-bucket", "")
-            s3 = boto3.client("s3", endpoint_url=moto, region_name="us-east-1", aws_access_key_id="bench",
-                              aws_secret_access_key="bench")  # fmt: skip
-            sqs = boto3.client("sqs", endpoint_url=moto, region_name="us-east-1", aws_access_key_id="bench",
-                               aws_secret_access_key="bench")  # fmt: skip
-            s3.create_bucket(Bucket=env["BUCKET"])
-            env["IMPORTS_QUEUE_URL"] = sqs.create_queue(QueueName="imports")["QueueUrl"]
-            for rows, (path, _) in files.items():
-                s3.upload_file(str(path), env["BUCKET"], f"imports/contacts/{path.name}")
+            env = prepare_bucket(moto, files)
 
             def spec(stage: str, rows: int, **extra: Any) -> dict[str, Any]:
                 path, expected = files[rows]
-                return {"stage": stage, "rows": rows, "seed": args.seed, "csv": str(path), "env": env,
-                        "key": f"imports/contacts/{path.name}", "samples": expected.samples,
-                        "budget": args.budget, **extra}  # fmt: skip
+                key = f"imports/contacts/{path.name}"
+                return {"stage": stage, "rows": rows, "seed": args.seed, "csv": str(path), "env": env, "key": key,
+                        "samples": expected.samples, "budget": args.budget, **extra}  # fmt: skip
 
             if args.profile:
-                outcome = run_child("import (profiled)", spec("import", args.profile, profile=True), workdir)
+                out = args.profile_out and str(Path(args.profile_out).resolve())
+                outcome = run_child(
+                    "import (profiled)", spec("import", args.profile, profile=True, profile_out=out), workdir
+                )
                 print(f"Import of {args.profile:,} rows under cProfile: {outcome.seconds:.1f} s")
                 print_calls(outcome)
                 print(outcome.detail["profile"])
                 return
 
-            ceiling = run_child("ceiling, 1 writer", spec("ceiling", large, threads=1), workdir)
-            outcomes = [ceiling]
-            if args.threads > 1:
-                label = f"ceiling, {args.threads} writers"
-                outcomes.append(run_child(label, spec("ceiling", large, threads=args.threads), workdir))
-            outcomes.append(run_child("parse + normalize only", spec("parse", large), workdir))
-            imported = {rows: run_child(f"import, {rows:,} rows", spec("import", rows), workdir) for rows in sizes}
-            outcomes.extend(imported.values())
+            outcomes = []
+            for rows in sizes:
+                batch = spec("ceiling", rows, mode="batch", threads=1)
+                outcomes.append(run_child("ceiling: BatchWriteItem, 1 writer", batch, workdir))
+                if rows == sizes[0]:
+                    if args.threads > 1:
+                        label = f"ceiling: BatchWriteItem, {args.threads} writers"
+                        outcomes.append(run_child(label, {**batch, "threads": args.threads}, workdir))
+                    label = "TransactWriteItems, 1 writer"
+                    outcomes.append(run_child(label, {**batch, "mode": "transact"}, workdir))
+                if rows == sizes[-1]:
+                    outcomes.append(run_child("parse + normalize, no writes", spec("parse", rows), workdir))
+                outcomes.append(run_child("import through the handler", spec("import", rows), workdir))
         finally:
             server.stop()
-
-    _, expected = files[large]
-    print(
-        f"Contact import, {large:,}-row CSV ({expected.size / 1e6:.1f} MB: {expected.created:,} new numbers, "
-        f"{expected.rejected:,} invalid, {expected.duplicates:,} repeats), DynamoDB Local (fresh per stage), "
-        f"handler budget {args.budget:.0f} s per run, load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs\n"
-    )
-    print(f"  {'stage':<26} {'rows':>10} {'items':>10} {'seconds':>9} {'rows/s':>9} {'% ceiling':>10} {'peak RSS MB':>12}")
-    for outcome in outcomes:
-        share = 100 * outcome.rate / ceiling.rate
-        print(
-            f"  {outcome.label:<26} {outcome.rows:>10,} {outcome.items:>10,} {outcome.seconds:>9.1f} "
-            f"{outcome.rate:>9,.0f} {share:>9.0f}% {outcome.peak_rss_mb:>12.0f}"
-        )
-    print("\n  items: contacts written (the ceiling) or created (the import); rejected rows and the job are extra")
-
-    for rows, outcome in imported.items():
-        problems = check_counts(outcome.detail["job"], files[rows][1])
-        missing = outcome.detail["samples_missing"]
-        job = outcome.detail["job"]
-        counts = ", ".join(f"{name} {job[name]:,}" for name in ("created", "rejected", "duplicates", "runs"))
-        verdict = "match the file" if not problems and not missing else f"DIFFER: {'; '.join(problems)}"
-        if missing:
-            verdict += f"; sampled contacts missing: {missing}"
-        print(f"  {outcome.label}: {counts}; counts {verdict}")
-    for outcome in imported.values():
-        print_calls(outcome)
-
-    big = imported[large]
-    import_share = big.rate / ceiling.rate
-    print(f"\n  import at {import_share:.0%} of the 1-writer ceiling (target >= {IMPORT_TARGET:.0%}): "
-          f"{'PASS' if import_share >= IMPORT_TARGET else 'FAIL'}")  # fmt: skip
-    if len(imported) == 2:
-        small = imported[args.small]
-        ratio = big.peak_rss_mb / small.peak_rss_mb
-        print(
-            f"  peak RSS {big.peak_rss_mb:.0f} MB at {large:,} rows vs {small.peak_rss_mb:.0f} MB at {args.small:,}: "
-            f"{ratio:.2f}x (target <= {RSS_TARGET}x): {'PASS' if ratio <= RSS_TARGET else 'FAIL'}"
-        )
-        print(
-            f"  (RSS when the import started: {big.start_rss_mb:.0f} MB and {small.start_rss_mb:.0f} MB; "
-            f"growth during it {big.peak_rss_mb - big.start_rss_mb:.0f} MB vs {small.peak_rss_mb - small.start_rss_mb:.0f} MB)"
-        )
+    print_report(args, files, outcomes)
 
 
 if __name__ == "__main__":

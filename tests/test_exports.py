@@ -92,3 +92,12 @@ def test_a_redelivered_export_message_writes_nothing_new(client, bucket, as_supe
     event = client.events.generate_sqs_event(message_bodies=[f'{{"export_job": "{job["id"]}"}}'], queue_name="exports")
     client.lambda_.invoke("export_files", event)
     assert as_supervisor.get(f"/exports/{job['id']}").json_body["finished_at"] == job["finished_at"]
+
+
+def test_filters_are_checked_when_asked_for(as_supervisor, bucket):
+    bad_search = as_supervisor.post("/exports", {"kind": "contacts", "q": "--"})
+    assert (bad_search.status_code, bad_search.json_body["error"]["field"]) == (400, "q")
+    stray = as_supervisor.post("/exports", {"kind": "optouts", "opt_status": "opted_out"})
+    assert (stray.status_code, stray.json_body["error"]["field"]) == (400, "opt_status")
+    assert as_supervisor.post("/exports", {"kind": "contacts", "campaign_id": "x"}).status_code == 400
+    assert bucket.drain(bucket.exports_queue_url) == [], "nothing was queued"

@@ -16,7 +16,9 @@ responses run the app against the suite's DynamoDB Local, like the API tests.
 
 from __future__ import annotations
 
+import csv
 import inspect
+import io
 import json
 import time
 import urllib.request
@@ -858,9 +860,12 @@ def test_import_responses(
     agent("POST", "/imports", 403, body={"filename": "list.csv"})
     assert supervisor("POST", "/imports", 400, body={"filename": "../list.csv"})["error"]["field"] == "filename"
     assert (
-        supervisor("POST", "/imports", 400, body={"filename": "list.csv", "kind": "optouts"})["error"]["field"]
+        supervisor("POST", "/imports", 400, body={"filename": "list.csv", "kind": "everything"})["error"]["field"]
         == "kind"
     )
+    for campaign in ({"campaign_id": "spring"}, {"kind": "optouts", "campaign_id": "a/b"}):
+        refused = supervisor("POST", "/imports", 400, body={"filename": "list.csv", **campaign})
+        assert refused["error"]["field"] == "campaign_id"
     blank_group = supervisor("POST", "/imports", 400, body={"filename": "list.csv", "mapping": {"group": "  "}})
     assert blank_group["error"]["field"] == "mapping"
 
@@ -896,6 +901,90 @@ def test_import_responses(
     assert (failed["status"], failed["rejected_file"]) == ("failed", None)
     assert "no phone number column" in failed["error"]
     assert supervisor("GET", one, 404, "/imports/imp_missing")["error"]["field"] == "job_id"
+
+    optout_list = {"kind": "optouts", "filename": "stop.CSV", "campaign_id": "spring"}
+    stop = supervisor("POST", "/imports", 201, body=optout_list)
+    assert (stop["job"]["file"], stop["job"]["campaign_id"]) == ("imports/optouts/spring/stop.CSV", "spring")
+    upload_and_import(client, bucket, stop, "Phone,Notes\n5125550101,x\n(512) 555-0101,\n12,\n5125550103,\n")
+    stopped = supervisor("GET", one, 200, f"/imports/{stop['job']['id']}")
+    counts = [stopped[name] for name in ("rows", "created", "updated", "unchanged", "rejected", "duplicates")]
+    assert (stopped["status"], stopped["kind"], counts) == ("done", "optouts", [4, 2, 0, 0, 1, 1])
+    assert [(i["header"], i["problem"]) for i in stopped["column_issues"]] == [("Notes", "ignored")]
+    history = supervisor("GET", "/contacts/{number}/optout-history", 200, "/contacts/15125550103/optout-history")
+    assert [(h["action"], h["source"], h["campaign_id"]) for h in history["items"]] == [("opt_out", "import", "spring")]
+
+
+def run_exports(client: Any, bucket: Bucket) -> None:
+    """Hand what the exports queue holds to the export worker, as SQS would."""
+    bodies = bucket.drain(bucket.exports_queue_url)
+    event = client.events.generate_sqs_event(message_bodies=bodies, queue_name="exports")
+    assert client.lambda_.invoke("export_files", event).payload == {"batchItemFailures": []}
+
+
+def exported_rows(bucket: Bucket, job: dict[str, Any]) -> tuple[str, list[list[str]]]:
+    """The finished file's text (its BOM kept) and its rows, header first."""
+    data = bucket.read(job["file"])
+    assert data.startswith(b"\xef\xbb\xbf"), "UTF-8 with a BOM"
+    text = data.decode()
+    return text, list(csv.reader(io.StringIO(text.removeprefix("\ufeff"))))
+
+
+def documented_columns(spec: dict[str, Any], columns: list[str]) -> bool:
+    """Whether the Exports tag lists `columns` in this order, as `a`, `b`, ..."""
+    (tag,) = [tag for tag in spec["tags"] if tag["name"] == "Exports"]
+    return ", ".join(f"`{column}`" for column in columns) in " ".join(tag["description"].split())
+
+
+def test_export_responses(
+    spec: dict[str, Any], client: Any, bucket: Bucket, supervisor: User, agent: User, admin: User
+) -> None:
+    agent("POST", "/exports", 403, body={"kind": "contacts"})
+    assert supervisor("POST", "/exports", 400, body={})["error"]["field"] == "kind"
+    assert supervisor("POST", "/exports", 400, body={"kind": "everything"})["error"]["field"] == "kind"
+    assert (
+        supervisor("POST", "/exports", 400, body={"kind": "contacts", "blocked": "yes"})["error"]["field"] == "blocked"
+    )
+
+    admin("POST", "/fields", 201, body={"name": "tier"})
+    admin("POST", "/contacts", 201, body={"number": ANA, "first_name": "=Ana", "custom": {"tier": "gold"}})
+    admin("POST", "/contacts", 201, body={"number": "+15125550135", "first_name": "Ben", "status": "inactive"})
+    supervisor("POST", "/optouts", 200, body={"numbers": [ANA], "reason": "-asked by phone"})
+
+    requested = supervisor("POST", "/exports", 202, body={"kind": "contacts", "status": "active", "q": None})
+    assert (requested["status"], requested["filters"]) == ("queued", {"status": "active"})
+    assert (requested["rows"], requested["file"], requested["url"], requested["finished_at"]) == (0, None, None, None)
+    one = "/exports/{job_id}"
+    path = f"/exports/{requested['id']}"
+    assert agent("GET", one, 403, path)["error"]["code"] == "forbidden"
+    assert admin("GET", one, 200, path) == requested
+    run_exports(client, bucket)
+    job = supervisor("GET", one, 200, path)
+    assert (job["status"], job["rows"], job["file"]) == ("done", 1, f"exports/contacts/{requested['id']}.csv")
+    assert job["url"].startswith("http") and job["finished_at"] is not None
+    text, (header, *rows) = exported_rows(bucket, job)
+    assert header[-4:] == ["tier", "status", "group", "opt_status"]
+    assert documented_columns(spec, header[:-4]) and documented_columns(spec, header[-3:])
+    row = dict(zip(header, rows[0], strict=True))
+    assert (row["number"], row["first_name"], row["tier"], row["opt_status"]) == (ANA, "'=Ana", "gold", "opted_out")
+    again = supervisor("POST", "/imports", 201, body={"filename": "again.csv"})
+    upload_and_import(client, bucket, again, text)
+    reimported = supervisor("GET", "/imports/{job_id}", 200, f"/imports/{again['job']['id']}")
+    counts = [reimported[name] for name in ("rows", "created", "updated", "unchanged", "rejected", "duplicates")]
+    assert counts == [1, 0, 0, 1, 0, 0], "an export re-imports with zero changes"
+    assert [(i["header"], i["problem"]) for i in reimported["column_issues"]] == [("opt_status", "unknown")]
+
+    listed = supervisor("POST", "/exports", 202, body={"kind": "optouts"})
+    run_exports(client, bucket)
+    optout_job = supervisor("GET", one, 200, f"/exports/{listed['id']}")
+    assert (optout_job["status"], optout_job["rows"], optout_job["filters"]) == ("done", 1, {})
+    text, (header, *rows) = exported_rows(bucket, optout_job)
+    assert documented_columns(spec, header)
+    assert rows == [[ANA, "company", "", "manual", "'-asked by phone", rows[0][-1]]]
+    stop = supervisor("POST", "/imports", 201, body={"kind": "optouts", "filename": "optouts.csv"})
+    upload_and_import(client, bucket, stop, text)
+    stopped = supervisor("GET", "/imports/{job_id}", 200, f"/imports/{stop['job']['id']}")
+    assert (stopped["rows"], stopped["created"], stopped["unchanged"]) == (1, 0, 1)
+    assert supervisor("GET", one, 404, "/exports/exp_missing")["error"]["field"] == "job_id"
 
 
 def twilio_post(client: Any, path: str, form: dict[str, str], token: str = TWILIO_AUTH_TOKEN) -> Any:

@@ -18,7 +18,7 @@ from typing import Any
 
 from chalicelib import storage
 from chalicelib.bulk.spreadsheet import neutralize
-from chalicelib.errors import NotFound
+from chalicelib.errors import ApiError, NotFound, ValidationFailed
 from chalicelib.ids import new_id
 from chalicelib.models import ExportJob
 from chalicelib.models.contacts import PROFILE_FIELDS
@@ -34,6 +34,13 @@ OPTOUT_HEADER = ("phone", "scope", "campaign_id", "source", "reason", "opted_out
 
 
 def request_export(kind: str, filters: Mapping[str, Any], actor: str) -> dict[str, Any]:
+    """Check the filters now (a 400 beats a job that fails later), record the job and queue it."""
+    allowed = CONTACT_FILTERS if kind == "contacts" else {"campaign_id"}
+    stray = sorted(set(filters) - allowed)
+    if stray:
+        raise ValidationFailed(f"{', '.join(stray)} cannot filter an export of {kind}", field=stray[0])
+    if kind == "contacts":
+        contacts.list_contacts(_contact_query(filters, limit=1))
     job = ExportJob(
         new_id("exp"),
         kind=kind,
@@ -71,22 +78,30 @@ def job_view(job: ExportJob) -> dict[str, Any]:
 
 
 def run(job_id: str) -> None:
-    """Write the file; running a finished job again (a redelivered message) writes nothing."""
+    """Write the file; running a finished job again (a redelivered message) writes nothing.
+
+    A job whose filters turn out invalid fails with the reason; any other
+    error leaves it running and propagates, so the queue retries it.
+    """
     job = ExportJob.get(job_id, consistent_read=True)
-    if job.status == "done":
+    if job.status in ("done", "failed"):
         return
     job.update(actions=[ExportJob.status.set("running")])
     key = f"exports/{job.kind}/{job.id}.csv"
     filters = job.filters.as_dict() if job.filters else {}
-    header, rows = _contacts(filters) if job.kind == "contacts" else _optouts(filters)
     written = [0]
 
-    def counted() -> Iterator[list[str]]:
+    def counted(rows: Iterator[list[str]]) -> Iterator[list[str]]:
         for row in rows:
             written[0] += 1
             yield row
 
-    storage.write_stream(key, _encoded(header, counted()), "text/csv")
+    try:
+        header, rows = _contacts(filters) if job.kind == "contacts" else _optouts(filters)
+        storage.write_stream(key, _encoded(header, counted(rows)), "text/csv")
+    except ApiError as error:
+        job.update(actions=[ExportJob.status.set("failed"), ExportJob.error.set(error.message)])
+        return
     job.update(
         actions=[
             ExportJob.status.set("done"),
@@ -104,8 +119,11 @@ def contact_header(custom: list[str]) -> list[str]:
 
 def _contacts(filters: Mapping[str, Any]) -> tuple[list[str], Iterator[list[str]]]:
     custom = sorted(custom_fields.list_fields())
-    query = contacts.ContactQuery(**{k: v for k, v in filters.items() if k in CONTACT_FILTERS}, limit=PAGE)
-    return contact_header(custom), _contact_rows(query, custom)
+    return contact_header(custom), _contact_rows(_contact_query(filters, limit=PAGE), custom)
+
+
+def _contact_query(filters: Mapping[str, Any], limit: int) -> contacts.ContactQuery:
+    return contacts.ContactQuery(**{k: v for k, v in filters.items() if k in CONTACT_FILTERS}, limit=limit)
 
 
 def _contact_rows(query: contacts.ContactQuery, custom: list[str]) -> Iterator[list[str]]:
@@ -137,7 +155,7 @@ def _optout_rows(scope: optouts.Scope) -> Iterator[list[str]]:
             yield [
                 item["number"],
                 item["scope"],
-                item["campaign_id"] or "",
+                neutralize(item["campaign_id"] or ""),
                 item["source"],
                 neutralize(item["reason"] or ""),
                 item["created_at"],
