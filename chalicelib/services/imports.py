@@ -473,8 +473,7 @@ def _apply(
     elif contact.last_import == job_id:
         outcome = "duplicates"
     else:
-        outcome = "unchanged"
-    before = _comparable(contact)
+        outcome = "updated" if _changes_anything(contact, changes) else "unchanged"
     for name, value in changes.fields.items():
         setattr(contact, name, value)
     if changes.custom:
@@ -483,19 +482,20 @@ def _apply(
         contact.status = changes.status
     if changes.groups:
         contact.groups = set(contact.groups or ()) | changes.groups
-    if outcome == "unchanged" and _comparable(contact) != before:
-        outcome = "updated"
     if outcome != "unchanged":
         contact.updated_at = now
     contact.last_import = job_id
     return contact, outcome
 
 
-def _comparable(contact: Contact) -> str:
-    data = contact.to_simple_dict()
-    for volatile in ("updated_at", "last_import", "version"):
-        data.pop(volatile, None)
-    return json.dumps(data, sort_keys=True, default=str)
+def _changes_anything(contact: Contact, changes: ContactRow) -> bool:
+    custom = contact.custom.as_dict() if contact.custom else {}
+    return (
+        any(getattr(contact, name) != value for name, value in changes.fields.items())
+        or any(custom.get(name) != value for name, value in changes.custom.items())
+        or (changes.status is not None and changes.status != contact.status)
+        or not changes.groups <= set(contact.groups or ())
+    )
 
 
 # --- results
