@@ -213,3 +213,18 @@ def test_optout_lists_by_drop_and_by_upload_with_a_campaign_scope(client, bucket
     assert (done["status"], done["created"]) == ("done", 1)
     assert Contact.get("+15125550103").opted_out_campaigns == {"spring"}
     assert Contact.get("+15125550103").opt_status == "opted_in"
+
+
+def test_a_mapping_naming_no_field_is_refused_before_any_file(client, bucket, as_supervisor):
+    refused = as_supervisor.post("/imports", {"filename": "a.csv", "mapping": {"columns": {"Handy": "nummer"}}})
+    assert (refused.status_code, refused.json_body["error"]["field"]) == (400, "mapping")
+    assert "nummer" in refused.json_body["error"]["message"]
+    optout = as_supervisor.post(
+        "/imports", {"kind": "optouts", "filename": "a.csv", "mapping": {"columns": {"Name": "first_name"}}}
+    )
+    assert optout.status_code == 400
+
+    bucket.put("imports/contacts/bad.mapping.json", json.dumps({"columns": {"Handy": "nummer"}}).encode())
+    job = drop(client, bucket, "imports/contacts/bad.csv", b"Handy\n5125550101\n")
+    assert (job["status"], job["rows"]) == ("failed", 0)
+    assert job["error"].startswith("imports/contacts/bad.mapping.json: mapping.columns")

@@ -143,9 +143,8 @@ def map_contact_columns(
     A mapped column takes its field before any automatic match does, whatever their order, because the user chose
     it. Raises MissingColumn when no column gives the number.
     """
-    fields = (*CONTACT_FIELDS, *sorted(custom_fields))
+    fields, accepted = _contact_targets(custom_fields)
     names = _by_canonical_name(fields)
-    accepted = f'a contact field ({", ".join(CONTACT_FIELDS)}), a custom field or "{IGNORE}"'
     explicit = _explicit_targets(header, mapping, fields, accepted)
     column_map = _assign(
         header,
@@ -157,14 +156,30 @@ def map_contact_columns(
     return column_map
 
 
+def check_mapping(mapping: Mapping[str, str], custom_fields: Collection[str], *, optouts: bool) -> None:
+    """Raise ValueError for a mapping value that names no field, before any file exists to map."""
+    if optouts:
+        _explicit_targets([], mapping, _OPTOUT_TARGETS, _OPTOUT_ACCEPTED)
+    else:
+        _explicit_targets([], mapping, *_contact_targets(custom_fields))
+
+
+def _contact_targets(custom_fields: Collection[str]) -> tuple[tuple[str, ...], str]:
+    """What a contact mapping may send a column to, and how an error names it."""
+    fields = (*CONTACT_FIELDS, *sorted(custom_fields))
+    return fields, f'a contact field ({", ".join(CONTACT_FIELDS)}), a custom field or "{IGNORE}"'
+
+
+_OPTOUT_TARGETS = ("number",)
+_OPTOUT_ACCEPTED = f'"number" or "{IGNORE}" (an opt-out file has only numbers)'
+
+
 def map_optout_columns(header: Sequence[str], mapping: Mapping[str, str] | None = None) -> ColumnMap:
     """Find the number column (number, phone or a number alias); every other column is reported as ignored.
 
     A mapping may only say "number" or "ignore": an opt-out file carries nothing else.
     """
-    explicit = _explicit_targets(
-        header, mapping, ("number",), f'"number" or "{IGNORE}" (an opt-out file has only numbers)'
-    )
+    explicit = _explicit_targets(header, mapping, _OPTOUT_TARGETS, _OPTOUT_ACCEPTED)
     column_map = _assign(
         header,
         explicit,

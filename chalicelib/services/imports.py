@@ -33,7 +33,7 @@ from pynamodb.transactions import TransactWrite
 from chalicelib import storage
 from chalicelib.bulk.contact_rows import ContactRow, RowRejected, parse_contact_row, parse_number_cell
 from chalicelib.bulk.csv_stream import Dialect, Row, UnreadableFile, open_csv, read_rows
-from chalicelib.bulk.headers import MissingColumn, map_contact_columns, map_optout_columns
+from chalicelib.bulk.headers import MissingColumn, check_mapping, map_contact_columns, map_optout_columns
 from chalicelib.config import get_settings
 from chalicelib.errors import NotFound, ValidationFailed
 from chalicelib.ids import new_id
@@ -116,7 +116,7 @@ def prepare_upload(
         key=key,
         name=filename,
         campaign_id=campaign_id,
-        mapping=_checked_mapping(mapping),
+        mapping=_checked_mapping(mapping, kind),
         group=(mapping or {}).get("group"),
         created_by=actor,
         created_at=datetime.now(UTC),
@@ -153,7 +153,7 @@ def job_for_object(key: str, etag: str, sequencer: str) -> ImportJob | None:
         created_at=datetime.now(UTC),
     )
     try:
-        job.mapping = _checked_mapping(sidecar)
+        job.mapping = _checked_mapping(sidecar, target.kind)
         job.group = (sidecar or {}).get("group")
     except ValidationFailed as error:
         job.status, job.error = "failed", f"{key[: -len('.csv')]}.mapping.json: {error.message}"
@@ -181,8 +181,8 @@ def _queue_uploaded(job_id: str, key: str, size: int) -> ImportJob | None:
         return None
 
 
-def _checked_mapping(mapping: Mapping[str, Any] | None) -> dict[str, Any] | None:
-    """A mapping file or body: `{"columns": {header: field or "ignore"}, "group": name}`."""
+def _checked_mapping(mapping: Mapping[str, Any] | None, kind: str) -> dict[str, Any] | None:
+    """A mapping file or body: `{"columns": {header: field or "ignore"}, "group": name}`, checked before any row."""
     if not mapping:
         return None
     unknown = set(mapping) - {"columns", "group"}
@@ -194,6 +194,10 @@ def _checked_mapping(mapping: Mapping[str, Any] | None) -> dict[str, Any] | None
     group = mapping.get("group")
     if group is not None and (not isinstance(group, str) or not group.strip()):
         raise ValidationFailed("mapping.group is the name of a group", field="mapping")
+    try:
+        check_mapping(columns, custom_fields.list_fields(), optouts=kind == "optouts")
+    except ValueError as error:
+        raise ValidationFailed(f"mapping.columns: {error}", field="mapping") from None
     return {"columns": dict(columns), **({"group": group} if group else {})}
 
 
