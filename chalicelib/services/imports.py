@@ -1,9 +1,10 @@
-"""Importing a CSV of contacts from the bucket: exactly once, in steps, resumable from any point.
+"""Importing a CSV of contacts or opt-outs from the bucket: exactly once, in steps, resumable from any point.
 
-A job reads its object as a stream and works in steps of at most 99 rows'
+A job reads its object as a stream and works in steps of at most 99 items'
 worth of writes. Each step is one transaction: the contacts it creates or
 updates (each conditioned on the version read, so an opt-out or an edit that
-lands meanwhile is never overwritten), the rows it rejected, and the job's new
+lands meanwhile is never overwritten) or the opt-outs it records, the rows it
+rejected, and the job's new
 byte offset and counts, conditioned on the offset it started from. A run that
 stops anywhere (its time budget, a crash) leaves the job exactly at the end of
 its last step, so resuming from the saved offset gives the same result as one
