@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 from typing import Any
+
+from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
 from chalicelib.services import contacts, custom_fields, optouts
 from tests.conftest import Bucket
@@ -101,3 +104,22 @@ def test_filters_are_checked_when_asked_for(as_supervisor, bucket):
     assert (stray.status_code, stray.json_body["error"]["field"]) == (400, "opt_status")
     assert as_supervisor.post("/exports", {"kind": "contacts", "campaign_id": "x"}).status_code == 400
     assert bucket.drain(bucket.exports_queue_url) == [], "nothing was queued"
+
+
+def test_an_export_that_keeps_crashing_ends_failed(client, bucket, as_supervisor, monkeypatch):
+    from chalicelib.services import exports
+
+    def broken(*args, **kwargs):
+        raise ConnectionError("S3 is down")
+
+    monkeypatch.setattr(exports.storage, "write_stream", broken)
+    job_id = as_supervisor.post("/exports", {"kind": "contacts"}).json_body["id"]
+    messages = bucket.drain(bucket.exports_queue_url)
+    event = client.events.generate_sqs_event(message_bodies=messages, queue_name="exports")
+    statuses = []
+    for _ in range(exports.MAX_ATTEMPTS + 1):
+        with contextlib.suppress(BatchProcessingError):  # the whole batch failed: SQS delivers it again
+            client.lambda_.invoke("export_files", event)
+        statuses.append(as_supervisor.get(f"/exports/{job_id}").json_body["status"])
+    assert statuses == ["running"] * exports.MAX_ATTEMPTS + ["failed"]
+    assert "3 times" in as_supervisor.get(f"/exports/{job_id}").json_body["error"]

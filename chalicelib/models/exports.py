@@ -18,6 +18,7 @@ class ExportJob(Model):
     status = UnicodeAttribute()
     """queued, running, done or failed."""
     rows = NumberAttribute(default=0)
+    attempts = NumberAttribute(default=0)
     key = UnicodeAttribute(null=True)
     error = UnicodeAttribute(null=True)
     created_by = UnicodeAttribute()

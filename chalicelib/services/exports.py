@@ -29,6 +29,8 @@ from chalicelib.timestamps import iso_z
 
 QUEUE_ENV = "EXPORTS_QUEUE_URL"
 PAGE = 200
+MAX_ATTEMPTS = 3
+GAVE_UP = f"the export failed {MAX_ATTEMPTS} times; ask for it again, and tell support if it keeps failing"
 CONTACT_FILTERS = {f.name for f in fields(contacts.ContactQuery)} - {"sort", "order", "limit", "cursor"}
 OPTOUT_HEADER = ("phone", "scope", "campaign_id", "source", "reason", "opted_out_at")
 
@@ -81,12 +83,16 @@ def run(job_id: str) -> None:
     """Write the file; running a finished job again (a redelivered message) writes nothing.
 
     A job whose filters turn out invalid fails with the reason; any other
-    error leaves it running and propagates, so the queue retries it.
+    error leaves it running and propagates, so the queue retries it, up to
+    `MAX_ATTEMPTS` runs; the next delivery after that marks it failed.
     """
     job = ExportJob.get(job_id, consistent_read=True)
     if job.status in ("done", "failed"):
         return
-    job.update(actions=[ExportJob.status.set("running")])
+    if int(job.attempts or 0) >= MAX_ATTEMPTS:
+        job.update(actions=[ExportJob.status.set("failed"), ExportJob.error.set(GAVE_UP)])
+        return
+    job.update(actions=[ExportJob.status.set("running"), ExportJob.attempts.add(1)])
     key = f"exports/{job.kind}/{job.id}.csv"
     filters = job.filters.as_dict() if job.filters else {}
     written = [0]
