@@ -120,8 +120,7 @@ def transfer(conversation_id: str) -> dict[str, Any]:
 @blueprint.route("/conversations/{conversation_id}/close", methods=["POST"], authorizer=cognito)
 def close(conversation_id: str) -> dict[str, Any]:
     viewer = _viewer(blueprint.current_request)
-    _visible(conversation_id, viewer)
-    conversations.close(conversation_id, viewer.username)
+    conversations.close(conversation_id, viewer.username, viewer)
     return conversations.view(conversations.load(conversation_id))
 
 

@@ -70,8 +70,12 @@ def date_key(when: datetime, conversation_id: str) -> str:
     return sort_key(when.isoformat(), conversation_id)
 
 
+NAME_KEY_CHARS = 200
+"""An index sort key holds at most 1024 bytes; 200 characters of name (at most 800 bytes) leave room for the rest."""
+
+
 def contact_key(name: str | None, number: str, conversation_id: str) -> str:
-    return sort_key(fold(name) or UNNAMED, number, conversation_id)
+    return sort_key(fold(name)[:NAME_KEY_CHARS] or UNNAMED, number, conversation_id)
 
 
 def contact_search(name: str | None, number: str) -> str:
@@ -104,6 +108,8 @@ class Conversation(Model):
     assigned_agent = UnicodeAttribute(null=True)
     assigned_group = UnicodeAttribute(null=True)
     assigned_at = UTCDateTimeAttribute(null=True)
+    taken_from = UnicodeAttribute(null=True)
+    """The queue the conversation was in when an agent last took it: who may be told they lost a claim race."""
     participants = UnicodeSetAttribute(null=True)
     """Agents who were assigned it or wrote in it: they keep seeing it once closed."""
     groups_seen = UnicodeSetAttribute(null=True)

@@ -88,7 +88,9 @@ def reply(conversation: Conversation, viewer: Viewer, draft: Draft) -> dict[str,
             raise SendRefused(refusal, field="contact_number")
         assignment.claim(conversation, viewer)
     message = send(outgoing)
-    contacts.record_activity(conversation.contact_number, message.created_at)
+    name = contacts.record_activity(conversation.contact_number, message.created_at)
+    if name != (conversation.contact_name or ""):
+        conversations.rename_contact(conversation, name)
     return conversations.message_view(message)
 
 

@@ -13,8 +13,9 @@ from typing import Any
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.errors import Conflict, ValidationFailed
-from chalicelib.models import Conversation
-from chalicelib.models.conversations import queue_of
+from chalicelib.models import Agent, AgentGroup, Conversation
+from chalicelib.models.business_numbers import ACCOUNT
+from chalicelib.models.conversations import UNASSIGNED, group_principal, queue_of
 from chalicelib.models.writes import write_transaction
 from chalicelib.services import agents, conversations
 from chalicelib.services.visibility import Viewer, can_see, require_may_transfer, require_visible
@@ -42,7 +43,8 @@ def claim_target(conversation_id: str, viewer: Viewer) -> Conversation:
 
 
 def _just_taken(conversation: Conversation, viewer: Viewer) -> bool:
-    was_visible = conversation.assigned_group is None or conversation.assigned_group in viewer.groups
+    visible_queues = {UNASSIGNED, *(group_principal(group) for group in viewer.groups)}
+    was_visible = conversation.taken_from in visible_queues
     taken_at = conversation.assigned_at
     recent = taken_at is not None and datetime.now(UTC) - taken_at < timedelta(seconds=CLAIM_RACE_SECONDS)
     return conversation.status == "open" and was_visible and recent
@@ -84,7 +86,10 @@ def transfer(conversation: Conversation, viewer: Viewer, agent: str | None, grou
         current = conversations.load(conversation.id)
         if current.status != "open":
             raise conversations.closed_error()
-        raise Conflict("the conversation's assignment changed while transferring; read it and retry", field="agent")
+        raise Conflict(
+            "the conversation, the agent group or the agent changed while transferring; read them and retry",
+            field="agent",
+        )
     return conversations.load(conversation.id)
 
 
@@ -95,7 +100,11 @@ def _reassign(conversation: Conversation, agent: str | None, group: str | None, 
     actions.append(Conversation.assigned_agent.set(agent) if agent else Conversation.assigned_agent.remove())
     actions.append(Conversation.assigned_group.set(group) if group else Conversation.assigned_group.remove())
     if agent:
-        actions += [Conversation.participants.add({agent}), Conversation.assigned_at.set(now)]
+        actions += [
+            Conversation.participants.add({agent}),
+            Conversation.assigned_at.set(now),
+            Conversation.taken_from.set(queue_of(conversation.assigned_agent, conversation.assigned_group)),
+        ]
     if group:
         actions.append(Conversation.groups_seen.add({group}))
     condition = (
@@ -111,6 +120,13 @@ def _reassign(conversation: Conversation, agent: str | None, group: str | None, 
     def write(tx: TransactWrite) -> None:
         tx.update(Conversation(conversation.id), actions=actions, condition=condition)
         tx.save(conversations.event(conversation, now, actor, name, **details))
+        if group and name == "transferred":
+            still = AgentGroup.group_id.exists()
+            if agent:
+                still &= AgentGroup.members.contains(agent)
+            tx.condition_check(AgentGroup, ACCOUNT, group, condition=still)
+        if agent and name == "transferred":
+            tx.condition_check(Agent, ACCOUNT, agent, condition=Agent.active == True)  # noqa: E712
 
     return not write_transaction(write)
 

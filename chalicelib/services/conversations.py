@@ -10,10 +10,12 @@ written in the same transaction as the change it records.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from pynamodb.exceptions import UpdateError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.errors import Conflict, NotFound
@@ -28,7 +30,8 @@ from chalicelib.models.conversations import (
     pair_key,
     state_partition,
 )
-from chalicelib.models.writes import ATTEMPTS, backoff, write_transaction
+from chalicelib.models.writes import ATTEMPTS, backoff, condition_failed, write_transaction
+from chalicelib.services.visibility import Viewer, require_visible
 from chalicelib.timestamps import iso_z
 
 PREVIEW_CHARS = 80
@@ -138,6 +141,23 @@ def append(
         )
 
 
+def rename_contact(conversation: Conversation, name: str) -> None:
+    """Bring the name the inbox sorts and searches by up to date (a contact renamed since the last message)."""
+    number = conversation.contact_number
+    try:
+        Conversation(conversation.id).update(
+            actions=[
+                Conversation.contact_name.set(name or None),
+                Conversation.contact_key.set(contact_key(name, number, conversation.id)),
+                Conversation.contact_search.set(contact_search(name, number)),
+            ],
+            condition=Conversation.status == "open",
+        )
+    except UpdateError as error:
+        if not condition_failed(error):
+            raise
+
+
 def add_note(conversation: Conversation, author: str, text: str) -> Message:
     """An internal note in the thread: stored like a message, never handed to a transport."""
     note = Message.new(
@@ -170,7 +190,13 @@ def load(conversation_id: str) -> Conversation:
     return conversation
 
 
+ID_PATTERN = re.compile(r"conv_[0-9a-z]{1,64}")
+
+
 def find(conversation_id: str) -> Conversation | None:
+    """The conversation, or None; an id that cannot be one of ours is not looked up at all."""
+    if not ID_PATTERN.fullmatch(conversation_id):
+        return None
     try:
         return Conversation.get(conversation_id, consistent_read=True)
     except Conversation.DoesNotExist:
@@ -185,16 +211,20 @@ def closed_error() -> ConversationClosed:
     )
 
 
-def close(conversation_id: str, actor: str) -> None:
+def close(conversation_id: str, actor: str, viewer: Viewer | None = None) -> None:
     """Close for good: the lock goes, so the pair's next message opens a new conversation.
 
     Agents and groups that took part get an access entry in the same
     transaction, which is what the agents' Closed view lists. The write is
     conditioned on the revision read, so an entry is never built from stale
-    data: a conversation that changed in between is read again.
+    data: a conversation that changed in between is read again, and, for a
+    `viewer`, checked again (an agent cannot close what another agent claimed
+    a moment ago).
     """
     for attempt in range(ATTEMPTS):
         conversation = load(conversation_id)
+        if viewer is not None:
+            require_visible(conversation, conversation_id, viewer)
         if conversation.status != "open":
             raise closed_error()
         if _try_close(conversation, actor):

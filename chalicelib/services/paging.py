@@ -17,6 +17,9 @@ from typing import Any
 
 from chalicelib.errors import ValidationFailed
 
+MAX_KEY_BYTES = 1024
+"""DynamoDB's limit for a sort key: a longer "last key" cannot have come from an index."""
+
 
 @dataclass(frozen=True)
 class Page:
@@ -50,4 +53,6 @@ def decode_cursor(cursor: str | None, params: Mapping[str, Any]) -> str | None:
         raise ValidationFailed("cursor is not one this API issued", field="cursor") from None
     if not isinstance(after, str) or seen != fingerprint(params):
         raise ValidationFailed("cursor belongs to a different query; start again without it", field="cursor")
+    if not after or len(after.encode()) > MAX_KEY_BYTES:
+        raise ValidationFailed("cursor is not one this API issued", field="cursor")
     return after
