@@ -14,25 +14,9 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-CONTACT_FIELDS: tuple[str, ...] = (
-    "number",
-    "first_name",
-    "last_name",
-    "email",
-    "address",
-    "address2",
-    "city",
-    "state",
-    "zip",
-    "country",
-    "extra1",
-    "extra2",
-    "extra3",
-    "extra4",
-    "extra5",
-    "status",
-    "group",
-)
+from chalicelib.models.contacts import PROFILE_FIELDS
+
+CONTACT_FIELDS: tuple[str, ...] = ("number", *PROFILE_FIELDS, "status", "group")
 IGNORE = "ignore"
 
 # Header spellings (as people write them) that mean a field, besides the field's own name. Spellings that differ only
