@@ -372,7 +372,7 @@ def stage_ceiling(spec: dict[str, Any]) -> dict[str, Any]:
             if not record.first:
                 continue
             _, first, last, email, city, state, zip_code = record.cells
-            contact = Contact(record.number, created_at=now, updated_at=now, last_import="imp_ceiling", version=1)
+            contact = Contact(record.number, created_at=now, updated_at=now, import_stamp="imp_ceiling#0#created", version=1)
             for name, value in (("first_name", first), ("last_name", last), ("email", email), ("city", city)):
                 if value:
                     setattr(contact, name, value)
@@ -462,6 +462,7 @@ def stage_import(spec: dict[str, Any]) -> dict[str, Any]:
         while pending := drain():
             deliver(pending)
         seconds = time.perf_counter() - started
+        peak = peak_rss_mb()
         if profiler is not None:
             profiler.disable()
 
@@ -472,6 +473,7 @@ def stage_import(spec: dict[str, Any]) -> dict[str, Any]:
         "items": job["created"],
         "seconds": seconds,
         "start_rss_mb": start_rss,
+        "peak_rss_mb": peak,
         "job": job,
         "calls": calls,
         "finish_seconds": finish_seconds[0],
@@ -520,7 +522,7 @@ def child_main(spec: dict[str, Any]) -> None:
     if spec.get("dynamodb"):
         configure(spec["dynamodb"])
     result = STAGES[spec["stage"]](spec)
-    result["peak_rss_mb"] = peak_rss_mb()
+    result.setdefault("peak_rss_mb", peak_rss_mb())
     Path(spec["result"]).write_text(json.dumps(result))
 
 

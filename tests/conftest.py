@@ -265,3 +265,19 @@ def team(client: Client, business: dict[str, Any]) -> Team:
         sales=agents.create_group("Sales", ["alex"])["id"],
         support=agents.create_group("Support", ["riley"])["id"],
     )
+
+
+@pytest.fixture
+def dynamodb_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The name of every DynamoDB operation the code under test calls, in order."""
+    from pynamodb.connection.base import Connection
+
+    calls: list[str] = []
+    original = Connection._make_api_call
+
+    def recording(self: Connection, operation_name: str, operation_kwargs: dict, *args: Any, **kwargs: Any) -> Any:
+        calls.append(operation_name)
+        return original(self, operation_name, operation_kwargs, *args, **kwargs)
+
+    monkeypatch.setattr(Connection, "_make_api_call", recording)
+    return calls

@@ -6,12 +6,13 @@ import csv
 import io
 import json
 import urllib.request
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from chalicelib.models import Contact, ImportJob
-from chalicelib.services import contacts, custom_fields, imports, optouts
+from chalicelib.services import contacts, custom_fields, import_steps, imports, optouts
 from tests.conftest import Bucket
 
 HEADER = "number,first_name,last_name,email,city\n"
@@ -108,6 +109,7 @@ def test_a_redelivered_notification_does_not_import_twice(client, bucket):
 
 
 def test_a_tiny_time_budget_pauses_and_resumes_to_the_same_result(client, bucket, monkeypatch):
+    monkeypatch.setattr(import_steps, "CONTACT_STEP_NUMBERS", 100)
     rows = [f"51255{n:05d},Name{n},Last{n % 7},,City{n % 3}" for n in range(450)]
     rows[10] = "not a number,x,,,"
     rows[300] = rows[20]
@@ -126,6 +128,71 @@ def test_a_tiny_time_budget_pauses_and_resumes_to_the_same_result(client, bucket
     assert sorted(c.number for c in Contact.scan()) == sorted(
         f"+151255{n:05d}" for n in range(450) if n not in (10, 300)
     )
+
+
+def test_new_contacts_go_in_batches_and_known_ones_in_conditional_transactions(client, bucket, dynamodb_calls):
+    contacts.create_contact({"number": "5125599999", "first_name": "Kept", "city": "Austin"})
+    dynamodb_calls.clear()
+    rows = [f"51255{n:05d},Name{n},,,City{n % 3}" for n in range(300)] + ["5125599999,,Lee,,"]
+    job = drop(client, bucket, "imports/contacts/new.csv", (HEADER + "\n".join(rows) + "\n").encode())
+
+    assert counts(job) == {"rows": 301, "created": 300, "updated": 1, "unchanged": 0, "rejected": 0, "duplicates": 0}
+    assert dynamodb_calls.count("BatchWriteItem") == 12, "300 new contacts, 25 a request"
+    assert dynamodb_calls.count("TransactWriteItems") == 1, "the one known contact, conditioned on its version"
+    kept = Contact.get("+15125599999")
+    assert (kept.first_name, kept.last_name, kept.city) == ("Kept", "Lee", "Austin")
+
+
+def test_an_opt_out_landing_between_the_read_and_the_batch_write_is_kept(client, bucket, monkeypatch):
+    """A new contact's write has no condition; an opt-out that slipped in before it is restored from the store."""
+    original = import_steps.plan_contacts
+
+    def plan_then_opt_out(job, step):
+        plan = original(job, step)
+        optouts.opt_out("+15125550102", optouts.Scope(), source="keyword", actor="+15125550102")
+        optouts.opt_out("+15125550103", optouts.Scope("cmp_spring"), source="manual", actor="ada")
+        return plan
+
+    monkeypatch.setattr(import_steps, "plan_contacts", plan_then_opt_out)
+    body = HEADER + "5125550101,Maria,,,\n5125550102,James,,,\n5125550103,Mei,,,\n"
+    job = drop(client, bucket, "imports/contacts/race.csv", body.encode())
+
+    assert job["created"] == 3
+    assert Contact.get("+15125550102").first_name == "James", "the import's fields landed"
+    assert Contact.get("+15125550102").opt_status == "opted_out", "and the opt-out's view survived them"
+    assert Contact.get("+15125550103").opted_out_campaigns == {"cmp_spring"}
+    assert Contact.get("+15125550101").opt_status == "opted_in"
+
+
+def test_a_run_that_dies_after_writing_a_step_resumes_to_the_same_counts(client, bucket, monkeypatch):
+    monkeypatch.setattr(import_steps, "CONTACT_STEP_NUMBERS", 100)
+    contacts.create_contact({"number": "5125500150", "first_name": "Known"})
+    rows = [f"51255{n:05d},Name{n},,,City{n % 3}" for n in range(250)]
+    rows[120] = "51255 00010,,Again,,"
+    rows[200] = "bad,,,,"
+    key = "imports/contacts/crash.csv"
+    put = bucket.put(key, (HEADER + "\n".join(rows) + "\n").encode())
+    job = imports.job_for_object(key, put["ETag"], "0001")
+    real_move = import_steps._move_job
+    moves = []
+
+    def die_after_writing_the_second_step(job, step, counts):
+        moves.append(step.start_offset)
+        if len(moves) == 2:
+            raise RuntimeError("the Lambda died")
+        return real_move(job, step, counts)
+
+    monkeypatch.setattr(import_steps, "_move_job", die_after_writing_the_second_step)
+    with pytest.raises(RuntimeError, match="died"):
+        imports.run(job.id, imports.Budget.seconds(60))
+    ImportJob(job.id).update(actions=[ImportJob.lease_until.set(datetime.now(UTC) - timedelta(seconds=1))])
+    assert imports.run(job.id, imports.Budget.seconds(60)) == "done"
+
+    done = imports.get_job(job.id)
+    assert done["runs"] == 2
+    assert counts(done) == {"rows": 250, "created": 247, "updated": 1, "unchanged": 0, "rejected": 1, "duplicates": 1}
+    assert Contact.get("+15125500010").last_name == "Again"
+    assert Contact.get("+15125500150").first_name == "Name150"
 
 
 def test_mapping_sidecar_renames_ignores_and_groups(client, bucket):
@@ -178,6 +245,7 @@ def test_objects_that_are_not_import_files_are_ignored(client, bucket, key):
 
 
 def test_a_file_replaced_between_runs_fails_instead_of_mixing_two_files(client, bucket, monkeypatch):
+    monkeypatch.setattr(import_steps, "CONTACT_STEP_NUMBERS", 100)
     monkeypatch.setattr(imports.Budget, "from_lambda", classmethod(lambda cls, context: cls.seconds(0)))
     rows = "".join(f"51255{n:05d},Name{n},,,\n" for n in range(300))
     key = "imports/contacts/replaced.csv"
@@ -187,7 +255,7 @@ def test_a_file_replaced_between_runs_fails_instead_of_mixing_two_files(client, 
     while pending := bucket.drain():
         deliver(client, *pending)
     (job,) = [j for j in ImportJob.scan() if j.key == key]
-    assert (job.status, job.rows) == ("failed", 99), "the first run's step stands; nothing of the new file"
+    assert (job.status, job.rows) == ("failed", 100), "the first run's step stands; nothing of the new file"
     assert "replaced" in job.error
 
 

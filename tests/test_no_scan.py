@@ -2,22 +2,6 @@
 
 from urllib.parse import urlencode
 
-import pytest
-from pynamodb.connection.base import Connection
-
-
-@pytest.fixture
-def dynamodb_calls(monkeypatch):
-    calls = []
-    original = Connection._make_api_call
-
-    def recording(self, operation_name, operation_kwargs, *args, **kwargs):
-        calls.append(operation_name)
-        return original(self, operation_name, operation_kwargs, *args, **kwargs)
-
-    monkeypatch.setattr(Connection, "_make_api_call", recording)
-    return calls
-
 
 def test_contact_routes_never_scan(as_admin, dynamodb_calls):
     as_admin.post("/fields", {"name": "tier"})

@@ -8,7 +8,7 @@ from chalicelib.models.exports import ExportJob
 from chalicelib.models.idempotency import IdempotencyRecord
 from chalicelib.models.imports import ImportJob, ImportRejection
 from chalicelib.models.messages import Message
-from chalicelib.models.optouts import OptOut, OptOutHistory
+from chalicelib.models.optouts import OptOut, OptOutHistory, OptOutMark
 from chalicelib.models.outbox import Outbox
 from chalicelib.models.quick_texts import QuickText
 from chalicelib.models.settings import AccountSettings
@@ -22,6 +22,7 @@ ALL_MODELS = (
     Message,
     OptOut,
     OptOutHistory,
+    OptOutMark,
     IdempotencyRecord,
     Outbox,
     Agent,
@@ -50,6 +51,7 @@ __all__ = [
     "OpenConversation",
     "OptOut",
     "OptOutHistory",
+    "OptOutMark",
     "Outbox",
     "QuickText",
 ]

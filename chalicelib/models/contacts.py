@@ -103,8 +103,8 @@ class Contact(Model):
     first_contact_at = UTCDateTimeAttribute(null=True)
     last_message_at = UTCDateTimeAttribute(null=True)
     version = VersionAttribute()
-    last_import = UnicodeAttribute(null=True)
-    """The import job that last wrote the contact: a second row for it in the same file is a duplicate."""
+    import_stamp = UnicodeAttribute(null=True)
+    """`job#step offset#outcome` of the import that last wrote the contact (see services/import_steps.py)."""
 
     shard = UnicodeAttribute()
     created_key = UnicodeAttribute()

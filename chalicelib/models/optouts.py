@@ -56,3 +56,18 @@ class OptOutHistory(Model):
     actor = UnicodeAttribute()
     reason = UnicodeAttribute(null=True)
     at = UTCDateTimeAttribute()
+
+
+class OptOutMark(Model):
+    """Exists once a number has had any opt-out or opt-in recorded, in any scope.
+
+    One item per number at a known key, so a bulk import that writes contacts
+    without conditions can tell, with one BatchGetItem per hundred numbers,
+    which of the contacts it just created may have had an opt-out view that
+    its write replaced (see services/imports.py).
+    """
+
+    Meta = table_meta("OPTOUT_MARKS_TABLE")
+
+    number = UnicodeAttribute(hash_key=True)
+    at = UTCDateTimeAttribute()

@@ -1,18 +1,11 @@
-"""Importing a CSV of contacts or opt-outs from the bucket: exactly once, in steps, resumable from any point.
+"""Importing a CSV of contacts or opt-outs from the bucket: jobs, runs and their results.
 
-A job reads its object as a stream and works in steps of at most 99 items'
-worth of writes. Each step is one transaction: the contacts it creates or
-updates (each conditioned on the version read, so an opt-out or an edit that
-lands meanwhile is never overwritten) or the opt-outs it records, the rows it
-rejected, and the job's new
-byte offset and counts, conditioned on the offset it started from. A run that
-stops anywhere (its time budget, a crash) leaves the job exactly at the end of
-its last step, so resuming from the saved offset gives the same result as one
-uninterrupted run. BatchWriteItem could not carry those conditions, so
-TransactWriteItems does the writing (it takes 100 items to BatchWriteItem's 25).
-
-A lease on the job keeps a redelivered event from running it twice at once;
-a finished job ignores redeliveries.
+A job reads its object as a stream and hands it, step by step, to
+`import_steps`, which writes each step exactly once and moves the job's
+offset on; a run that must stop (its time budget, a crash) leaves the job at
+a step's end, and the next run resumes there with the same result as one
+uninterrupted run. A lease on the job keeps a redelivered event from running
+it twice at once; a finished job ignores redeliveries.
 """
 
 from __future__ import annotations
@@ -23,26 +16,26 @@ import io
 import json
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pynamodb.exceptions import PutError, UpdateError
-from pynamodb.transactions import TransactWrite
 
 from chalicelib import storage
-from chalicelib.bulk.contact_rows import ContactRow, RowRejected, parse_contact_row, parse_number_cell
+from chalicelib.bulk.contact_rows import ContactRow, parse_contact_row, parse_number_cell
 from chalicelib.bulk.csv_stream import Dialect, Row, UnreadableFile, open_csv, read_rows
 from chalicelib.bulk.headers import MissingColumn, check_mapping, map_contact_columns, map_optout_columns
 from chalicelib.config import get_settings
 from chalicelib.errors import NotFound, ValidationFailed
 from chalicelib.ids import new_id
-from chalicelib.models import Contact, ImportJob, ImportRejection, OptOut
+from chalicelib.models import ImportJob, ImportRejection
 from chalicelib.models.imports import COUNTS
-from chalicelib.models.writes import ATTEMPTS, backoff, condition_failed, write_transaction
+from chalicelib.models.writes import condition_failed
 from chalicelib.observability import logger
-from chalicelib.services import custom_fields, optouts
+from chalicelib.services import custom_fields, import_steps
 from chalicelib.timestamps import iso_z
 
 STEP_ITEMS = 99
@@ -235,23 +228,51 @@ def job_view(job: ImportJob) -> dict[str, Any]:
 
 
 def run(job_id: str, budget: Budget) -> str:
-    """Advance the job as far as the budget allows: "done", "paused" (call again), or "skipped"."""
+    """Advance the job as far as the budget allows: "done", "paused" (call again), or "skipped".
+
+    Steps are pipelined: while one step is being written, the next is read,
+    parsed and planned, so a run is bound by its writes rather than by their
+    sum with the reads and the parsing. Steps still land one at a time, in
+    file order, each moving the job on from the offset the one before left.
+    """
     job = _take_lease(job_id)
     if job is None:
         return "skipped"
-    try:
-        rows = _rows(job)
-        for step in _steps(job, rows, _row_parser(job)):
-            if not _commit(job, step):
-                return "skipped"
-            if budget.exhausted():
-                _release(job)
-                return "paused"
-    except (ImportFailed, UnreadableFile) as failure:
-        _finish(job, failed=str(failure))
-        return "done"
-    _finish(job)
+    paused, failure = False, None
+    plan, write = (
+        (import_steps.plan_contacts, import_steps.write_contacts)
+        if job.kind == "contacts"
+        else (import_steps.plan_optouts, import_steps.write_optouts)
+    )
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-writer") as writer:
+        in_flight: Future[bool] | None = None
+        writing: set[str] = set()
+        try:
+            for step in import_steps.steps(job, _rows(job), _row_parser(job)):
+                if not writing.isdisjoint(step.changes) and not _landed(in_flight):
+                    return "skipped"  # a number the step in flight writes: plan from what it wrote
+                planned = plan(job, step)
+                if not _landed(in_flight):
+                    return "skipped"
+                in_flight = writer.submit(write, job, step, planned)
+                writing = set(step.changes)
+                if budget.exhausted():
+                    paused = True
+                    break
+        except (ImportFailed, UnreadableFile) as error:
+            failure = str(error)
+        if not _landed(in_flight):
+            return "skipped"
+    if paused:
+        _release(job)
+        return "paused"
+    _finish(job, failed=failure)
     return "done"
+
+
+def _landed(in_flight: Future[bool] | None) -> bool:
+    """Wait for the step being written; False when another run took the job over meanwhile."""
+    return in_flight is None or in_flight.result()
 
 
 def _take_lease(job_id: str) -> ImportJob | None:
@@ -316,11 +337,7 @@ def _rows(job: ImportJob) -> Iterator[Row]:
     return opened.rows
 
 
-RowParser = Callable[[list[str]], tuple[str, ContactRow | None]]
-"""A row's cells -> its number and, for contacts, the changes it asks for (raises RowRejected)."""
-
-
-def _row_parser(job: ImportJob) -> RowParser:
+def _row_parser(job: ImportJob) -> import_steps.RowParser:
     columns = [name or None for name in job.columns]
     region = get_settings().default_phone_region
     if job.kind == "optouts":
@@ -335,172 +352,6 @@ def _row_parser(job: ImportJob) -> RowParser:
         return row.number, row
 
     return parse
-
-
-@dataclass
-class Step:
-    """The rows between two offsets, reduced to one change per number, plus the rejected rows."""
-
-    start_offset: int
-    weight: int
-    """Writes per number: a contact is one item, an opt-out three (store, history, contact view)."""
-    end_offset: int = 0
-    next_line: int = 0
-    rows: int = 0
-    duplicates: int = 0
-    changes: dict[str, ContactRow | None] = field(default_factory=dict)
-    rejections: list[ImportRejection] = field(default_factory=list)
-
-    @property
-    def items(self) -> int:
-        return self.weight * len(self.changes) + len(self.rejections)
-
-
-def _steps(job: ImportJob, rows: Iterator[Row], parse: RowParser) -> Iterator[Step]:
-    """Steps of at most `STEP_ITEMS` writes; a file that turns unreadable part-way still gets the rows before it."""
-    failure: list[UnreadableFile] = []
-
-    def readable() -> Iterator[Row]:
-        try:
-            yield from rows
-        except UnreadableFile as error:
-            failure.append(error)
-
-    weight = 1 if job.kind == "contacts" else 3
-    step = Step(int(job.offset), weight)
-    for row in readable():
-        step.rows += 1
-        step.end_offset, step.next_line = row.end_offset, row.next_line
-        try:
-            number, changes = parse(row.cells)
-        except RowRejected as rejected:
-            step.rejections.append(ImportRejection(job.id, row.line, cells=row.cells, reason=rejected.reason))
-        else:
-            if number not in step.changes:
-                step.changes[number] = changes
-            else:
-                earlier = step.changes[number]
-                if earlier is not None and changes is not None:
-                    earlier.merge(changes)
-                step.duplicates += 1
-        if step.items + weight > STEP_ITEMS:
-            yield step
-            step = Step(step.end_offset, weight)
-    if step.rows:
-        yield step
-    if failure:
-        raise failure[0]
-
-
-Writer = Callable[[TransactWrite], None]
-
-
-def _commit(job: ImportJob, step: Step) -> bool:
-    """Write one step; False when another run has taken the job over (this run stops)."""
-    plan = _plan_contacts if job.kind == "contacts" else _plan_optouts
-    for attempt in range(ATTEMPTS):
-        counts = dict.fromkeys(COUNTS, 0)
-        counts.update(rows=step.rows, rejected=len(step.rejections), duplicates=step.duplicates)
-        writers = plan(job, step, counts, datetime.now(UTC))
-        start = int(job.offset)
-        if not write_transaction(_step_transaction(job.id, step, writers, counts, start)):
-            job.offset, job.line = step.end_offset, step.next_line
-            return True
-        current = ImportJob.get(job.id, consistent_read=True)
-        if int(current.offset) != start or current.status != "running":
-            return False
-        backoff(attempt)
-    raise RuntimeError(f"import {job.id}: records kept changing under the step at offset {step.start_offset}")
-
-
-def _plan_contacts(job: ImportJob, step: Step, counts: dict[str, int], now: datetime) -> list[Writer]:
-    existing = {c.number: c for c in Contact.batch_get(list(step.changes))} if step.changes else {}
-    writers: list[Writer] = []
-    for number, changes in step.changes.items():
-        assert changes is not None
-        contact, outcome = _apply(existing.get(number), number, changes, job.id, now)
-        counts[outcome] += 1
-        writers.append(lambda tx, contact=contact: tx.save(contact))
-    return writers
-
-
-def _plan_optouts(job: ImportJob, step: Step, counts: dict[str, int], now: datetime) -> list[Writer]:
-    """Opt out each number not opted out yet; one this file already opted out is a duplicate."""
-    scope = optouts.Scope(job.campaign_id)
-    keys = [(number, scope.key) for number in step.changes]
-    existing = {record.number: record for record in OptOut.batch_get(keys)} if keys else {}
-    reason = f"imported from {job.name} ({job.id})"
-    writers: list[Writer] = []
-    for number in step.changes:
-        record = existing.get(number)
-        if record is None:
-            counts["created"] += 1
-            writers.append(optouts.opt_out_writes(number, scope, "import", job.created_by or "import", reason, now))
-        elif record.reason == reason:
-            counts["duplicates"] += 1
-        else:
-            counts["unchanged"] += 1
-    return writers
-
-
-def _step_transaction(job_id: str, step: Step, writers: list[Writer], counts: Mapping[str, int], start: int) -> Writer:
-    """The step's writes, its rejected rows and the job moved on to the step's end, as one transaction."""
-
-    def write(tx: TransactWrite) -> None:
-        for writer in writers:
-            writer(tx)
-        for rejection in step.rejections:
-            tx.save(rejection)
-        tx.update(
-            ImportJob(job_id),
-            actions=[
-                ImportJob.offset.set(step.end_offset),
-                ImportJob.line.set(step.next_line),
-                *(getattr(ImportJob, name).add(value) for name, value in counts.items() if value),
-            ],
-            condition=(ImportJob.offset == start) & (ImportJob.status == "running"),
-        )
-
-    return write
-
-
-def _apply(
-    contact: Contact | None, number: str, changes: ContactRow, job_id: str, now: datetime
-) -> tuple[Contact, str]:
-    """The contact as the row leaves it, and the outcome: created, updated, unchanged or duplicates.
-
-    Opt-out state and blocking are never touched: only the opt-out store and
-    staff change those.
-    """
-    if contact is None:
-        contact = Contact(number, created_at=now, updated_at=now)
-        outcome = "created"
-    elif contact.last_import == job_id:
-        outcome = "duplicates"
-    else:
-        outcome = "updated" if _changes_anything(contact, changes) else "unchanged"
-    for name, value in changes.fields.items():
-        setattr(contact, name, value)
-    if changes.custom:
-        contact.custom = {**(contact.custom.as_dict() if contact.custom else {}), **changes.custom}
-    if changes.status:
-        contact.status = changes.status
-    if changes.groups:
-        contact.groups = set(contact.groups or ()) | changes.groups
-    if outcome != "unchanged":
-        contact.updated_at = now
-    contact.last_import = job_id
-    return contact, outcome
-
-
-def _changes_anything(contact: Contact, changes: ContactRow) -> bool:
-    custom = contact.custom.as_dict() if contact.custom else {}
-    return (
-        any(getattr(contact, name) != value for name, value in changes.fields.items())
-        or any(custom.get(name) != value for name, value in changes.custom.items())
-        or (changes.status is not None and changes.status != contact.status)
-        or not changes.groups <= set(contact.groups or ())
-    )
 
 
 # --- results

@@ -17,10 +17,11 @@ from pynamodb.exceptions import UpdateError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.errors import ValidationFailed
-from chalicelib.models import Contact, OptOut, OptOutHistory
+from chalicelib.models import Contact, OptOut, OptOutHistory, OptOutMark
 from chalicelib.models.contacts import sort_key
 from chalicelib.models.optouts import COMPANY, campaign_scope
-from chalicelib.models.writes import condition_failed, write_transaction
+from chalicelib.models.writes import ATTEMPTS, backoff, condition_failed, write_transaction
+from chalicelib.phone import mask
 from chalicelib.services.contacts import parse_number, upsert_actions
 from chalicelib.services.paging import Page, decode_cursor, encode_cursor
 from chalicelib.timestamps import iso_z
@@ -117,6 +118,7 @@ def _writes(
         else:
             tx.delete(OptOut(number, scope.key), condition=OptOut.number.exists())
         tx.save(history)
+        tx.save(OptOutMark(number, at=now))
         tx.update(Contact(number), actions=contact_actions, add_version_condition=False)
 
     return write
@@ -129,6 +131,39 @@ def _contact_actions(number: str, now: datetime, scope: Scope, *, opted_out: boo
     campaigns = {scope.campaign_id}
     view = Contact.opted_out_campaigns.add(campaigns) if opted_out else Contact.opted_out_campaigns.delete(campaigns)
     return [*upsert_actions(number, now), view]
+
+
+def marked(numbers: Sequence[str]) -> set[str]:
+    """The numbers among `numbers` that have ever had an opt-out change recorded (consistent reads)."""
+    if not numbers:
+        return set()
+    return {mark.number for mark in OptOutMark.batch_get(list(numbers), consistent_read=True)}
+
+
+def restore_view(number: str) -> None:
+    """Rewrite a contact's opt-out view from the store, for a contact written without regard to it.
+
+    Conditioned on the contact's version, so an opt-out landing meanwhile
+    (which writes the view itself) sends this round again with its change in.
+    """
+    for attempt in range(ATTEMPTS):
+        contact = Contact.get(number, consistent_read=True)
+        scopes = [Scope.from_key(item.scope) for item in OptOut.query(number, consistent_read=True)]
+        campaigns = {scope.campaign_id for scope in scopes if scope.campaign_id is not None}
+        opted_out = any(scope.campaign_id is None for scope in scopes)
+        actions = [
+            Contact.opt_status.set("opted_out" if opted_out else "opted_in"),
+            Contact.opted_out_campaigns.set(campaigns) if campaigns else Contact.opted_out_campaigns.remove(),
+        ]
+        try:
+            contact.update(actions=actions)
+        except UpdateError as error:
+            if not condition_failed(error):
+                raise
+            backoff(attempt)
+        else:
+            return
+    raise RuntimeError(f"the contact {mask(number)} kept changing while its opt-out view was restored")
 
 
 def refusing_scope(contact: Contact, campaign_id: str | None) -> Scope | None:

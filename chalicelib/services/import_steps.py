@@ -1,0 +1,343 @@
+"""Writing an import's file in steps, each exactly once, whatever crashes or redeliveries happen in between.
+
+A step is the rows between two byte offsets, reduced to one change per
+number, plus the rows it rejected. It is planned from a consistent read of
+the records its numbers have, written, and then the job is moved on to the
+step's end (its offset and counts, conditioned on the offset the step started
+from). A run that stops anywhere resumes at the job's offset: the step it
+repeats finds what it had already written stamped with the job and the step,
+takes the outcome from the stamp and writes the rest, so the result is the
+same as one uninterrupted run.
+
+Contacts are written the way the bulk of a file is: new contacts with
+BatchWriteItem (25 a request, unprocessed items retried with backoff),
+contacts that exist with TransactWriteItems conditioned on the version read,
+so an edit or an opt-out landing meanwhile is never overwritten. A new
+contact's write carries no condition, so it could replace a contact that
+someone created between the read and the write; the only such write that
+matters is an opt-out's view of the contact, and every opt-out leaves a mark
+(`OptOutMark`), so after writing, one BatchGetItem per hundred new contacts
+finds the marked ones and their view is restored from the opt-out store.
+
+Opt-out lists are written in transactions: each opt-out is four items
+(store, history, mark, contact view) that must land together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from pynamodb.exceptions import UpdateError
+from pynamodb.transactions import TransactWrite
+
+from chalicelib.bulk.contact_rows import ContactRow, RowRejected
+from chalicelib.bulk.csv_stream import Row, UnreadableFile
+from chalicelib.models import Contact, ImportJob, ImportRejection, OptOut
+from chalicelib.models.imports import COUNTS
+from chalicelib.models.writes import ATTEMPTS, backoff, batch_save, condition_failed, write_transaction
+from chalicelib.services import optouts
+
+TRANSACTION_ITEMS = 100
+"""DynamoDB's limit for one TransactWriteItems."""
+CONTACT_STEP_NUMBERS = 500
+"""Numbers per contact step: the job's record is written once a step, so a step is several batches."""
+OPTOUT_STEP_ITEMS = TRANSACTION_ITEMS - 1
+"""An opt-out step is one transaction: its opt-outs and rejected rows, and the job's own update."""
+OPTOUT_WEIGHT = 4
+"""Items per opt-out: store, history, mark and the contact's view."""
+
+Writer = Callable[[TransactWrite], None]
+RowParser = Callable[[list[str]], tuple[str, ContactRow | None]]
+"""A row's cells -> its number and, for contacts, the changes it asks for (raises RowRejected)."""
+
+
+@dataclass
+class Step:
+    """The rows between two offsets, reduced to one change per number, plus the rejected rows."""
+
+    start_offset: int
+    end_offset: int = 0
+    next_line: int = 0
+    rows: int = 0
+    duplicates: int = 0
+    changes: dict[str, ContactRow | None] = field(default_factory=dict)
+    rejections: list[ImportRejection] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        counts = dict.fromkeys(COUNTS, 0)
+        counts.update(rows=self.rows, rejected=len(self.rejections), duplicates=self.duplicates)
+        return counts
+
+
+def steps(job: ImportJob, rows: Iterator[Row], parse: RowParser) -> Iterator[Step]:
+    """The file's steps from the job's offset; a file that turns unreadable part-way still gets the rows before it.
+
+    Where a step ends depends only on the rows from where it starts, so a run
+    resuming at a step's start cuts the same steps as the run before it.
+    """
+    failure: list[UnreadableFile] = []
+
+    def readable() -> Iterator[Row]:
+        try:
+            yield from rows
+        except UnreadableFile as error:
+            failure.append(error)
+
+    full = _contact_step_full if job.kind == "contacts" else _optout_step_full
+    step = Step(int(job.offset))
+    for row in readable():
+        step.rows += 1
+        step.end_offset, step.next_line = row.end_offset, row.next_line
+        try:
+            number, changes = parse(row.cells)
+        except RowRejected as rejected:
+            step.rejections.append(ImportRejection(job.id, row.line, cells=row.cells, reason=rejected.reason))
+        else:
+            if number not in step.changes:
+                step.changes[number] = changes
+            else:
+                earlier = step.changes[number]
+                if earlier is not None and changes is not None:
+                    earlier.merge(changes)
+                step.duplicates += 1
+        if full(step):
+            yield step
+            step = Step(step.end_offset)
+    if step.rows:
+        yield step
+    if failure:
+        raise failure[0]
+
+
+def _contact_step_full(step: Step) -> bool:
+    return len(step.changes) + len(step.rejections) >= CONTACT_STEP_NUMBERS
+
+
+def _optout_step_full(step: Step) -> bool:
+    return OPTOUT_WEIGHT * (len(step.changes) + 1) + len(step.rejections) > OPTOUT_STEP_ITEMS
+
+
+# --- contacts
+
+
+@dataclass(frozen=True)
+class Stamp:
+    """What an import did to a contact: which job, in which step, with which outcome."""
+
+    job_id: str
+    offset: int
+    outcome: str
+
+    def __str__(self) -> str:
+        return f"{self.job_id}#{self.offset}#{self.outcome}"
+
+    @classmethod
+    def of(cls, contact: Contact | None) -> Stamp | None:
+        if contact is None or not contact.import_stamp:
+            return None
+        job_id, offset, outcome = contact.import_stamp.split("#")
+        return cls(job_id, int(offset), outcome)
+
+
+@dataclass
+class ContactPlan:
+    counts: dict[str, int]
+    created: list[Contact] = field(default_factory=list)
+    """Contacts that did not exist: written without a condition, then checked for opt-out marks."""
+    changed: list[Contact] = field(default_factory=list)
+    """Contacts that exist: written in transactions conditioned on the version read."""
+
+
+def plan_contacts(job: ImportJob, step: Step) -> ContactPlan:
+    existing = _read_contacts(list(step.changes))
+    plan = ContactPlan(step.counts())
+    now = datetime.now(UTC)
+    for number, changes in step.changes.items():
+        assert changes is not None
+        contact = existing.get(number)
+        stamp = Stamp.of(contact)
+        if stamp is not None and (stamp.job_id, stamp.offset) == (job.id, step.start_offset):
+            plan.counts[stamp.outcome] += 1  # written by this very step in a run that stopped before the job moved on
+            continue
+        contact, outcome = _apply(contact, number, changes, job.id, now)
+        contact.import_stamp = str(Stamp(job.id, step.start_offset, outcome))
+        plan.counts[outcome] += 1
+        (plan.created if outcome == "created" else plan.changed).append(contact)
+    return plan
+
+
+def write_contacts(job: ImportJob, step: Step, plan: ContactPlan) -> bool:
+    """Write a planned contact step and move the job on; False when another run has taken the job over."""
+    batch_save(step.rejections)
+    for contact in plan.created:
+        contact.version = 1  # what a conditional save of a new contact would have stored
+    batch_save(plan.created)
+    for start in range(0, len(plan.changed), TRANSACTION_ITEMS):
+        _write_changed(job, step, plan.changed[start : start + TRANSACTION_ITEMS])
+    for number in optouts.marked([contact.number for contact in plan.created]):
+        optouts.restore_view(number)
+    return _move_job(job, step, plan.counts)
+
+
+def _write_changed(job: ImportJob, step: Step, contacts: list[Contact]) -> None:
+    """Conditioned on each version read; a contact that changed meanwhile is read and changed again."""
+    for attempt in range(ATTEMPTS):
+        if not write_transaction(_saving(contacts)):
+            return
+        backoff(attempt)
+        contacts = _replanned(job, step, contacts)
+    raise RuntimeError(f"import {job.id}: contacts kept changing under the step at offset {step.start_offset}")
+
+
+def _saving(contacts: list[Contact]) -> Writer:
+    def write(tx: TransactWrite) -> None:
+        for contact in contacts:
+            tx.save(contact)
+
+    return write
+
+
+def _replanned(job: ImportJob, step: Step, contacts: list[Contact]) -> list[Contact]:
+    """The same changes applied to fresh reads; the step's counts stay as planned (the outcome is the row's)."""
+    fresh = _read_contacts([contact.number for contact in contacts])
+    now = datetime.now(UTC)
+    replanned = []
+    for contact in contacts:
+        changes = step.changes[contact.number]
+        assert changes is not None
+        again, _ = _apply(fresh.get(contact.number), contact.number, changes, job.id, now)
+        again.import_stamp = contact.import_stamp
+        replanned.append(again)
+    return replanned
+
+
+def _read_contacts(numbers: list[str]) -> dict[str, Contact]:
+    if not numbers:
+        return {}
+    return {contact.number: contact for contact in Contact.batch_get(numbers, consistent_read=True)}
+
+
+def _apply(
+    contact: Contact | None, number: str, changes: ContactRow, job_id: str, now: datetime
+) -> tuple[Contact, str]:
+    """The contact as the row leaves it, and the outcome: created, updated, unchanged or duplicates.
+
+    Opt-out state and blocking are never touched: only the opt-out store and
+    staff change those.
+    """
+    stamp = Stamp.of(contact)
+    if contact is None:
+        contact = Contact(number, created_at=now, updated_at=now)
+        outcome = "created"
+    elif stamp is not None and stamp.job_id == job_id:
+        outcome = "duplicates"
+    else:
+        outcome = "updated" if _changes_anything(contact, changes) else "unchanged"
+    for name, value in changes.fields.items():
+        setattr(contact, name, value)
+    if changes.custom:
+        contact.custom = {**(contact.custom.as_dict() if contact.custom else {}), **changes.custom}
+    if changes.status:
+        contact.status = changes.status
+    if changes.groups:
+        contact.groups = set(contact.groups or ()) | changes.groups
+    if outcome != "unchanged":
+        contact.updated_at = now
+    return contact, outcome
+
+
+def _changes_anything(contact: Contact, changes: ContactRow) -> bool:
+    custom = contact.custom.as_dict() if contact.custom else {}
+    return (
+        any(getattr(contact, name) != value for name, value in changes.fields.items())
+        or any(custom.get(name) != value for name, value in changes.custom.items())
+        or (changes.status is not None and changes.status != contact.status)
+        or not changes.groups <= set(contact.groups or ())
+    )
+
+
+# --- opt-out lists
+
+
+@dataclass
+class OptOutPlan:
+    counts: dict[str, int]
+    writers: list[Writer] = field(default_factory=list)
+
+
+def plan_optouts(job: ImportJob, step: Step) -> OptOutPlan:
+    """Opt out each number not opted out yet; one this file already opted out is a duplicate."""
+    scope = optouts.Scope(job.campaign_id)
+    keys = [(number, scope.key) for number in step.changes]
+    existing = {record.number: record for record in OptOut.batch_get(keys, consistent_read=True)} if keys else {}
+    reason = optout_reason(job)
+    now = datetime.now(UTC)
+    plan = OptOutPlan(step.counts())
+    for number in step.changes:
+        record = existing.get(number)
+        if record is None:
+            plan.counts["created"] += 1
+            actor = job.created_by or "import"
+            plan.writers.append(optouts.opt_out_writes(number, scope, "import", actor, reason, now))
+        elif record.reason == reason:
+            plan.counts["duplicates"] += 1
+        else:
+            plan.counts["unchanged"] += 1
+    return plan
+
+
+def write_optouts(job: ImportJob, step: Step, plan: OptOutPlan) -> bool:
+    """One transaction: the opt-outs, the rejected rows and the job moved on; replanned if a number changed."""
+    for attempt in range(ATTEMPTS):
+        if not write_transaction(_optout_transaction(job.id, step, plan)):
+            job.offset, job.line = step.end_offset, step.next_line
+            return True
+        current = ImportJob.get(job.id, consistent_read=True)
+        if int(current.offset) != step.start_offset or current.status != "running":
+            return False
+        backoff(attempt)
+        plan = plan_optouts(job, step)
+    raise RuntimeError(f"import {job.id}: opt-outs kept changing under the step at offset {step.start_offset}")
+
+
+def optout_reason(job: ImportJob) -> str:
+    return f"imported from {job.name} ({job.id})"
+
+
+def _optout_transaction(job_id: str, step: Step, plan: OptOutPlan) -> Writer:
+    def write(tx: TransactWrite) -> None:
+        for writer in plan.writers:
+            writer(tx)
+        for rejection in step.rejections:
+            tx.save(rejection)
+        tx.update(ImportJob(job_id), actions=_job_actions(step, plan.counts), condition=_job_at(step))
+
+    return write
+
+
+# --- the job
+
+
+def _move_job(job: ImportJob, step: Step, counts: Mapping[str, int]) -> bool:
+    try:
+        ImportJob(job.id).update(actions=_job_actions(step, counts), condition=_job_at(step))
+    except UpdateError as error:
+        if condition_failed(error):
+            return False
+        raise
+    job.offset, job.line = step.end_offset, step.next_line
+    return True
+
+
+def _job_actions(step: Step, counts: Mapping[str, int]) -> list[object]:
+    return [
+        ImportJob.offset.set(step.end_offset),
+        ImportJob.line.set(step.next_line),
+        *(getattr(ImportJob, name).add(value) for name, value in counts.items() if value),
+    ]
+
+
+def _job_at(step: Step) -> object:
+    return (ImportJob.offset == step.start_offset) & (ImportJob.status == "running")
