@@ -19,10 +19,7 @@ starts from empty tables and a cold JVM.
 - ceiling: raw BatchWriteItem (25 items a request) of the Contact items the
   import creates, built by the model (same index keys) in chunks of
   CHUNK_ITEMS before each chunk's writes are timed; one writer, as the import
-  is. For context, on the small file only (they are slow): the same with
-  `--threads` writers, and TransactWriteItems of 100 conditional puts, which
-  is how the import writes (so the gap between the two is DynamoDB Local's
-  price for transactions, and the rest of the import's gap is its own work).
+  has. For context, on the small file only: the same with `--threads` writers.
 - parse: the file read from disk in the handler's chunk size, `open_csv` and
   `parse_contact_row` on every row, no writes.
 
@@ -320,12 +317,9 @@ def stage_parse(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def stage_ceiling(spec: dict[str, Any]) -> dict[str, Any]:
-    """Write the Contact items the import would create, built beforehand; only the writes are timed.
+    """The ceiling: BatchWriteItem, 25 items a request, of the Contact items the import would create.
 
-    "batch" is the ceiling: BatchWriteItem, 25 items a request, no conditions.
-    "transact" is for context: TransactWriteItems of 100 puts, each conditioned
-    on the item not existing (as PynamoDB saves a new versioned item), which is
-    what the import's steps cost DynamoDB Local before any of its Python work.
+    The items are built beforehand, a chunk at a time; only the writes are timed.
     """
     from concurrent.futures import ThreadPoolExecutor
     from datetime import UTC, datetime
@@ -335,27 +329,12 @@ def stage_ceiling(spec: dict[str, Any]) -> dict[str, Any]:
 
     from chalicelib.models import Contact
 
-    threads, transact = spec["threads"], spec["mode"] == "transact"
-    per_request = 100 if transact else 25
+    threads = spec["threads"]
+    per_request = 25
     client = boto3.client("dynamodb", config=Config(max_pool_connections=max(10, threads)))
     table = Contact.Meta.table_name
 
     def write(items: list[dict[str, Any]]) -> int:
-        if transact:
-            client.transact_write_items(
-                TransactItems=[
-                    {
-                        "Put": {
-                            "TableName": table,
-                            "Item": item,
-                            "ConditionExpression": "attribute_not_exists(#v)",
-                            "ExpressionAttributeNames": {"#v": "version"},
-                        }
-                    }
-                    for item in items
-                ]
-            )
-            return 1
         requests = 0
         pending: dict[str, Any] = {table: [{"PutRequest": {"Item": item}} for item in items]}
         while pending:
@@ -372,7 +351,8 @@ def stage_ceiling(spec: dict[str, Any]) -> dict[str, Any]:
             if not record.first:
                 continue
             _, first, last, email, city, state, zip_code = record.cells
-            contact = Contact(record.number, created_at=now, updated_at=now, import_stamp="imp_ceiling#0#created", version=1)
+            contact = Contact(record.number, created_at=now, updated_at=now, version=1)
+            contact.import_stamp = "imp_ceiling#0#created"
             for name, value in (("first_name", first), ("last_name", last), ("email", email), ("city", city)):
                 if value:
                     setattr(contact, name, value)
@@ -764,14 +744,11 @@ def main() -> None:
                 if args.only_import:
                     outcomes.append(run_child("import through the handler", spec("import", rows), workdir))
                     continue
-                batch = spec("ceiling", rows, mode="batch", threads=1)
+                batch = spec("ceiling", rows, threads=1)
                 outcomes.append(run_child("ceiling: BatchWriteItem, 1 writer", batch, workdir))
-                if rows == sizes[0]:
-                    if args.threads > 1:
-                        label = f"ceiling: BatchWriteItem, {args.threads} writers"
-                        outcomes.append(run_child(label, {**batch, "threads": args.threads}, workdir))
-                    label = "TransactWriteItems, 1 writer"
-                    outcomes.append(run_child(label, {**batch, "mode": "transact"}, workdir))
+                if rows == sizes[0] and args.threads > 1:
+                    label = f"ceiling: BatchWriteItem, {args.threads} writers"
+                    outcomes.append(run_child(label, {**batch, "threads": args.threads}, workdir))
                 if rows == sizes[-1]:
                     outcomes.append(run_child("parse + normalize, no writes", spec("parse", rows), workdir))
                 outcomes.append(run_child("import through the handler", spec("import", rows), workdir))

@@ -164,6 +164,36 @@ def test_an_opt_out_landing_between_the_read_and_the_batch_write_is_kept(client,
     assert Contact.get("+15125550101").opt_status == "opted_in"
 
 
+def test_a_run_that_dies_before_checking_opt_out_marks_checks_them_when_it_resumes(client, bucket, monkeypatch):
+    original_plan, original_marked = import_steps.plan_contacts, optouts.marked
+    deaths = []
+
+    def plan_then_opt_out(job, step):
+        plan = original_plan(job, step)
+        optouts.opt_out("+15125550102", optouts.Scope(), source="keyword", actor="+15125550102")
+        return plan
+
+    def die_once(numbers):
+        if not deaths:
+            deaths.append(numbers)
+            raise RuntimeError("the Lambda died")
+        return original_marked(numbers)
+
+    monkeypatch.setattr(import_steps, "plan_contacts", plan_then_opt_out)
+    monkeypatch.setattr(optouts, "marked", die_once)
+    key = "imports/contacts/dies.csv"
+    put = bucket.put(key, (HEADER + "5125550101,Maria,,,\n5125550102,James,,,\n").encode())
+    job = imports.job_for_object(key, put["ETag"], "0001")
+    with pytest.raises(RuntimeError, match="died"):
+        imports.run(job.id, imports.Budget.seconds(60))
+    assert Contact.get("+15125550102").opt_status == "opted_in", "the batch write replaced the opt-out's view"
+
+    ImportJob(job.id).update(actions=[ImportJob.lease_until.set(datetime.now(UTC) - timedelta(seconds=1))])
+    assert imports.run(job.id, imports.Budget.seconds(60)) == "done"
+    assert counts(imports.get_job(job.id))["created"] == 2
+    assert Contact.get("+15125550102").opt_status == "opted_out", "the resumed step checked the marks it had missed"
+
+
 def test_a_run_that_dies_after_writing_a_step_resumes_to_the_same_counts(client, bucket, monkeypatch):
     monkeypatch.setattr(import_steps, "CONTACT_STEP_NUMBERS", 100)
     contacts.create_contact({"number": "5125500150", "first_name": "Known"})

@@ -148,6 +148,8 @@ class ContactPlan:
     """Contacts that did not exist: written without a condition, then checked for opt-out marks."""
     changed: list[Contact] = field(default_factory=list)
     """Contacts that exist: written in transactions conditioned on the version read."""
+    recreated: list[str] = field(default_factory=list)
+    """Contacts this step had created in a run that stopped: their opt-out marks may not have been checked."""
 
 
 def plan_contacts(job: ImportJob, step: Step) -> ContactPlan:
@@ -160,6 +162,8 @@ def plan_contacts(job: ImportJob, step: Step) -> ContactPlan:
         stamp = Stamp.of(contact)
         if stamp is not None and (stamp.job_id, stamp.offset) == (job.id, step.start_offset):
             plan.counts[stamp.outcome] += 1  # written by this very step in a run that stopped before the job moved on
+            if stamp.outcome == "created":
+                plan.recreated.append(number)
             continue
         contact, outcome = _apply(contact, number, changes, job.id, now)
         contact.import_stamp = str(Stamp(job.id, step.start_offset, outcome))
@@ -176,7 +180,7 @@ def write_contacts(job: ImportJob, step: Step, plan: ContactPlan) -> bool:
     batch_save(plan.created)
     for start in range(0, len(plan.changed), TRANSACTION_ITEMS):
         _write_changed(job, step, plan.changed[start : start + TRANSACTION_ITEMS])
-    for number in optouts.marked([contact.number for contact in plan.created]):
+    for number in optouts.marked([contact.number for contact in plan.created] + plan.recreated):
         optouts.restore_view(number)
     return _move_job(job, step, plan.counts)
 
