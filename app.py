@@ -4,11 +4,14 @@ from chalice import Chalice
 
 from chalicelib.api import (
     agents,
+    broadcasts,
     business_numbers,
+    campaigns,
     contacts,
     conversations,
     custom_fields,
     exports,
+    groups,
     imports,
     messages,
     optouts,
@@ -16,7 +19,9 @@ from chalicelib.api import (
     webhooks,
 )
 from chalicelib.api.middleware import http_middleware
+from chalicelib.events import broadcasts as broadcast_events
 from chalicelib.events import exports as export_events
+from chalicelib.events import groups as group_events
 from chalicelib.events import imports as import_events
 from chalicelib.events import sms
 
@@ -30,6 +35,7 @@ for module in (
     business_numbers,
     conversations,
     quick_texts,
+    campaigns,
     optouts,
     messages,
     webhooks,
@@ -38,5 +44,9 @@ for module in (
     sms,
     import_events,
     export_events,
+    groups,
+    group_events,
+    broadcasts,
+    broadcast_events,
 ):
     app.register_blueprint(module.blueprint)

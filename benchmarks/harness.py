@@ -9,7 +9,10 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections import Counter
 from pathlib import Path
+
+from botocore.client import BaseClient
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -28,3 +31,17 @@ def configure(endpoint: str) -> None:
             "POWERTOOLS_LOG_LEVEL": "WARNING",
         }
     )
+
+
+def count_dynamodb_requests() -> Counter[str]:
+    """Count every DynamoDB request botocore makes in this process, by operation, from now on."""
+    calls: Counter[str] = Counter()
+    original = BaseClient._make_api_call
+
+    def counting(self: BaseClient, operation_name: str, api_params: dict) -> dict:
+        if self.meta.service_model.service_name == "dynamodb":
+            calls[operation_name] += 1
+        return original(self, operation_name, api_params)
+
+    BaseClient._make_api_call = counting  # type: ignore[method-assign]
+    return calls

@@ -15,25 +15,11 @@ import time
 import warnings
 from collections import Counter
 
-from botocore.client import BaseClient
-from harness import configure
+from harness import configure, count_dynamodb_requests
 
 from devstack import dynamodb_local
 
 BUSINESS_NUMBER = "+15125550100"
-
-
-def count_dynamodb_requests() -> Counter[str]:
-    calls: Counter[str] = Counter()
-    original = BaseClient._make_api_call
-
-    def counting(self: BaseClient, operation_name: str, api_params: dict) -> dict:
-        if self.meta.service_model.service_name == "dynamodb":
-            calls[operation_name] += 1
-        return original(self, operation_name, api_params)
-
-    BaseClient._make_api_call = counting  # type: ignore[method-assign]
-    return calls
 
 
 def main() -> None:

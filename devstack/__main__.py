@@ -18,7 +18,14 @@ import boto3
 
 from devstack import dynamodb_local, moto_server
 from devstack.children import Child, StackError, answers_http, port_in_use, spawn, stop, wait_until
-from devstack.demo_data import seed_agents, seed_business_number, seed_contacts, seed_quick_texts, user_tokens
+from devstack.demo_data import (
+    seed_agents,
+    seed_business_number,
+    seed_campaign,
+    seed_contacts,
+    seed_quick_texts,
+    user_tokens,
+)
 from devstack.environment import (
     LOCAL_DIR,
     REGION,
@@ -89,6 +96,8 @@ def run(ports: Ports, children: list[Child]) -> None:
     env["API_URL"] = ports.api_url
     env["BUSINESS_NUMBER"] = seed_business_number()
     say(f"demo business number: {env['BUSINESS_NUMBER']}")
+    env["CAMPAIGN_ID"] = seed_campaign()
+    say(f"demo campaign: {env['CAMPAIGN_ID']}; text SPRING to {env['BUSINESS_NUMBER']} to subscribe")
     env_file_values = {**env, **user_tokens()}
     write_env_file(ENV_FILE, env_file_values)
 

@@ -119,6 +119,24 @@ def seed_business_number() -> str:
     return DEMO_BUSINESS_NUMBER["number"]
 
 
+DEMO_CAMPAIGN: dict[str, Any] = {
+    "name": "Spring sale",
+    "business_number": DEMO_BUSINESS_NUMBER["number"],
+    "keywords": ["SPRING"],
+    "welcome_text": "Acme: welcome to the spring sale! Msg&data rates may apply. Reply STOP to end.",
+}
+
+
+def seed_campaign() -> str:
+    """A campaign whose keyword SPRING, texted to the demo number, subscribes the sender; created once."""
+    from chalicelib.services import campaigns
+
+    for campaign in campaigns.list_campaigns():
+        if campaign["name"] == DEMO_CAMPAIGN["name"]:
+            return campaign["id"]
+    return campaigns.create(DEMO_CAMPAIGN)["id"]
+
+
 DEMO_GROUPS: dict[str, tuple[str, ...]] = {"Sales": ("alex",), "Support": ("riley",)}
 
 

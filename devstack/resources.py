@@ -30,6 +30,7 @@ class ResourceNames:
     imports_queue: str = "imports"
     exports_queue: str = "exports"
     send_queue: str = "send"
+    groups_queue: str = "groups"
     inbound_sms_topic: str = "inbound-sms"
     delivery_events_topic: str = "delivery-events"
 
@@ -44,6 +45,7 @@ class LocalResources:
     exports_queue_url: str
     exports_dlq_url: str
     send_queue_url: str
+    groups_queue_url: str
     inbound_sms_topic_arn: str
     delivery_events_topic_arn: str
 
@@ -55,6 +57,7 @@ class LocalResources:
             "EXPORTS_QUEUE_URL": self.exports_queue_url,
             "EXPORTS_DLQ_URL": self.exports_dlq_url,
             "SEND_QUEUE_URL": self.send_queue_url,
+            "GROUPS_QUEUE_URL": self.groups_queue_url,
             "INBOUND_SMS_TOPIC_ARN": self.inbound_sms_topic_arn,
             "DELIVERY_EVENTS_TOPIC_ARN": self.delivery_events_topic_arn,
         }
@@ -77,6 +80,7 @@ def ensure_resources(s3: Any, sqs: Any, sns: Any, names: ResourceNames | None = 
     imports_url, imports_dlq_url = ensure_queue_with_dlq(sqs, names.imports_queue)
     exports_url, exports_dlq_url = ensure_queue_with_dlq(sqs, names.exports_queue)
     send_url, _ = ensure_queue_with_dlq(sqs, names.send_queue)
+    groups_url, _ = ensure_queue_with_dlq(sqs, names.groups_queue)
     ensure_imports_notification(s3, names.bucket, queue_arn(sqs, imports_url))
     return LocalResources(
         names=names,
@@ -85,6 +89,7 @@ def ensure_resources(s3: Any, sqs: Any, sns: Any, names: ResourceNames | None = 
         exports_queue_url=exports_url,
         exports_dlq_url=exports_dlq_url,
         send_queue_url=send_url,
+        groups_queue_url=groups_url,
         inbound_sms_topic_arn=sns.create_topic(Name=names.inbound_sms_topic)["TopicArn"],
         delivery_events_topic_arn=sns.create_topic(Name=names.delivery_events_topic)["TopicArn"],
     )

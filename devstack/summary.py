@@ -41,7 +41,8 @@ def render(report: StackReport, env: Mapping[str, str]) -> str:
         f"  DynamoDB Local     {report.ports.dynamodb_endpoint}   ({origin('dynamodb')}; data in .local/dynamodb)",
         f"  S3 / SQS / SNS     {report.ports.moto_endpoint}   (moto, {origin('moto')}; state lasts while it runs)",
         f"  bucket             {names.bucket}   ({IMPORTS_PREFIX} -> queue {names.imports_queue})",
-        f"  queues             {names.imports_queue}, {names.exports_queue}, {names.send_queue}   (each with a -dlq)",
+        f"  queues             {names.imports_queue}, {names.exports_queue}, {names.send_queue},"
+        f" {names.groups_queue}   (each with a -dlq)",
         f"  topics             {names.inbound_sms_topic}, {names.delivery_events_topic}",
         "  event worker       python -m devstack.worker",
         f"  demo contacts      {total} ({report.contacts_created} created now)",

@@ -87,6 +87,8 @@ class Bucket:
     name: str
     imports_queue_url: str
     exports_queue_url: str
+    groups_queue_url: str = ""
+    send_queue_url: str = ""
 
     def put(self, key: str, body: bytes) -> dict[str, Any]:
         return self.s3.put_object(Bucket=self.name, Key=key, Body=body)
@@ -123,12 +125,18 @@ def bucket(moto_s3_sqs: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Bucket
     exports_url = sqs.create_queue(QueueName="exports")["QueueUrl"]
     monkeypatch.setenv("IMPORTS_QUEUE_URL", queue_url)
     monkeypatch.setenv("EXPORTS_QUEUE_URL", exports_url)
-    fixture = Bucket(s3, sqs, name, queue_url, exports_url)
+    fixture_groups_url = sqs.create_queue(QueueName="groups")["QueueUrl"]
+    monkeypatch.setenv("GROUPS_QUEUE_URL", fixture_groups_url)
+    send_url = sqs.create_queue(QueueName="send")["QueueUrl"]
+    monkeypatch.setenv("SEND_QUEUE_URL", send_url)
+    fixture = Bucket(s3, sqs, name, queue_url, exports_url, fixture_groups_url, send_url)
     yield fixture
     for key in fixture.listing():
         s3.delete_object(Bucket=name, Key=key)
     fixture.drain()
     fixture.drain(exports_url)
+    fixture.drain(fixture_groups_url)
+    fixture.drain(send_url)
 
 
 @pytest.fixture(autouse=True)

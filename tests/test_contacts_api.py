@@ -141,6 +141,19 @@ def test_delete_is_for_admins_and_supervisors(as_agent, as_supervisor):
     assert as_supervisor.delete("/contacts/5125550134").status_code == 404
 
 
+def test_a_contact_who_opted_out_is_kept_so_the_opt_out_holds(as_supervisor):
+    from chalicelib.services import optouts
+
+    for number, scope in (("+15125550134", optouts.Scope()), ("+15125550135", optouts.Scope("cmp_spring"))):
+        optouts.opt_out(number, scope, source="manual", actor="ada")
+        response = as_supervisor.delete(f"/contacts/{number}")
+        assert response.status_code == 409
+        assert body(response)["error"]["field"] == "number"
+        assert as_supervisor.get(f"/contacts/{number}").status_code == 200
+    optouts.opt_in("+15125550134", optouts.Scope(), source="manual", actor="ada")
+    assert as_supervisor.delete("/contacts/+15125550134").status_code == 204
+
+
 def test_concurrent_creates_of_one_number_make_one_contact(app):
     from concurrent.futures import ThreadPoolExecutor
 

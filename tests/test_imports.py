@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from chalicelib.models import Contact, ImportJob
-from chalicelib.services import contacts, custom_fields, import_steps, imports, optouts
+from chalicelib.services import contacts, custom_fields, groups, import_steps, imports, optouts
 from tests.conftest import Bucket
 
 HEADER = "number,first_name,last_name,email,city\n"
@@ -236,6 +236,23 @@ def test_mapping_sidecar_renames_ignores_and_groups(client, bucket):
     maria = Contact.get("+15125550101")
     assert (maria.custom.as_dict(), maria.groups) == ({"tier": "gold"}, {"Spring promo"})
     assert [(i["header"], i["problem"]) for i in job["column_issues"]] == [("Vorname", "unknown"), ("Notes", "ignored")]
+    spring = groups.resolve_static_group("spring PROMO")
+    assert [number for page in groups.member_numbers(spring) for number in page] == ["+15125550101"]
+
+
+def test_a_group_column_puts_rows_in_static_groups_and_a_dynamic_one_fails_the_job(client, bucket):
+    body = "number,first_name,group\n5125550101,Maria,VIP;Austin\n5125550102,James,vip\n"
+    job = drop(client, bucket, "imports/contacts/groups.csv", body.encode())
+    assert job["status"] == "done"
+    members = {
+        name: sorted(n for page in groups.member_numbers(groups.resolve_static_group(name)) for n in page)
+        for name in ("VIP", "Austin")
+    }
+    assert members == {"VIP": ["+15125550101", "+15125550102"], "Austin": ["+15125550101"]}
+
+    groups.create_group({"name": "Locals", "kind": "dynamic", "query": 'city = "Austin"'})
+    failed = drop(client, bucket, "imports/contacts/dynamic.csv", b"number,group\n5125550103,Locals\n")
+    assert failed["status"] == "failed" and "Locals" in failed["error"]
 
 
 def test_a_file_without_a_number_column_fails_with_the_reason(client, bucket):

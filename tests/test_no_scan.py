@@ -76,3 +76,73 @@ def test_imports_and_exports_never_scan(client, bucket, as_supervisor, dynamodb_
 
     assert {"BatchGetItem", "TransactWriteItems", "Query"} <= set(dynamodb_calls)
     assert "Scan" not in dynamodb_calls
+
+
+def test_group_routes_and_jobs_never_scan(client, bucket, as_supervisor, as_agent, dynamodb_calls):
+    from tests.test_groups import run_group_jobs
+
+    for i in range(12):
+        as_supervisor.post("/contacts", {"number": f"51255502{i:02d}", "city": "Austin" if i % 2 else "Waco"})
+    static = as_supervisor.post("/groups", {"name": "Static"}).json_body["id"]
+    other = as_supervisor.post("/groups", {"name": "Other"}).json_body["id"]
+    dynamic = as_supervisor.post("/groups", {"name": "Dyn", "kind": "dynamic", "query": "city = Austin"}).json_body
+    as_supervisor.post(f"/groups/{static}/members", {"numbers": ["5125550200", "5125550201", "12"]})
+    as_supervisor.post(f"/groups/{other}/members", {"numbers": ["5125550202"]})
+    as_supervisor.post(f"/groups/{static}/members", {"query": {"status": "active"}})
+    run_group_jobs(client, bucket)
+    as_supervisor.post(f"/groups/{static}/members/remove", {"numbers": ["5125550200"]})
+    as_supervisor.patch(f"/groups/{static}", {"name": "Renamed", "description": "d"})
+    as_supervisor.post(f"/groups/{dynamic['id']}/refresh")
+    run_group_jobs(client, bucket)
+    for path in (
+        "/groups",
+        f"/groups/{static}",
+        f"/groups/{static}/members?limit=2",
+        f"/groups/{dynamic['id']}/members",
+        f"/contacts?group={dynamic['id']}&opt_status=opted_in",
+        f"/contacts?group={static}",
+        "/contacts/5125550201",
+    ):
+        assert as_agent.get(path).status_code == 200, path
+    as_supervisor.post(f"/groups/{static}/merge", {"from": other})
+    as_supervisor.delete("/contacts/5125550203")
+    as_supervisor.delete(f"/groups/{static}")
+
+    assert {"Query", "BatchGetItem", "TransactWriteItems"} <= set(dynamodb_calls)
+    assert set(dynamodb_calls) <= {
+        "GetItem",
+        "BatchGetItem",
+        "Query",
+        "PutItem",
+        "UpdateItem",
+        "DeleteItem",
+        "TransactWriteItems",
+        "BatchWriteItem",
+        "DescribeTable",
+    }
+
+
+def test_broadcast_routes_and_workers_never_scan(client, bucket, spy, as_supervisor, dynamodb_calls):
+    from chalicelib.services import business_numbers, groups, optouts
+    from tests.conftest import BUSINESS_NUMBER
+    from tests.test_broadcasts import run_send_queue
+
+    business_numbers.create({"number": BUSINESS_NUMBER, "name": "Acme", "mps": 100})
+    group_id = groups.create_group({"name": "Broadcast"})["id"]
+    groups.add_members(group_id, ["5125550301", "5125550302"])
+    optouts.opt_out("+15125550302", optouts.Scope(), source="manual", actor="sam", reason="asked")
+    dynamodb_calls.clear()
+    created = as_supervisor.post(
+        "/broadcasts", {"body": "Hi {first_name|there}", "business_number": BUSINESS_NUMBER, "groups": [group_id]}
+    ).json_body
+    run_send_queue(client, bucket)
+    scheduled = {"body": "later", "business_number": BUSINESS_NUMBER, "numbers": ["5125550303"]}
+    later = as_supervisor.post("/broadcasts", {**scheduled, "send_at": "2099-01-01T00:00Z"}).json_body
+    for path in ("/broadcasts", "/broadcasts?limit=1", f"/broadcasts/{created['id']}"):
+        assert as_supervisor.get(path).status_code == 200, path
+    assert as_supervisor.post(f"/broadcasts/{later['id']}/cancel").status_code == 200
+
+    assert len(spy.sent) == 1
+    assert {"Query", "BatchGetItem", "PutItem", "UpdateItem"} <= set(dynamodb_calls)
+    assert "Scan" not in dynamodb_calls
+    assert set(dynamodb_calls) <= {"GetItem", "BatchGetItem", "Query", "PutItem", "UpdateItem", "TransactWriteItems"}

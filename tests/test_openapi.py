@@ -65,6 +65,9 @@ QUERY_MODELS = {
     "ConversationListParams": ("GET", "/conversations"),
     "OptOutListParams": ("GET", "/optouts"),
     "OptInParams": ("DELETE", "/optouts/{number}"),
+    "SubscriberListParams": ("GET", "/campaigns/{campaign_id}/subscribers"),
+    "GroupMemberListParams": ("GET", "/groups/{group_id}/members"),
+    "BroadcastListParams": ("GET", "/broadcasts"),
 }
 """Models that validate a query string, and the operation whose parameters they are.
 
@@ -76,6 +79,8 @@ BODILESS_ACTIONS = frozenset(
     {
         ("POST", "/conversations/{conversation_id}/claim"),
         ("POST", "/conversations/{conversation_id}/close"),
+        ("POST", "/groups/{group_id}/refresh"),
+        ("POST", "/broadcasts/{broadcast_id}/cancel"),
     }
 )
 """POST routes that read no body: the path names the action and its target.
@@ -522,9 +527,11 @@ def test_business_number_responses(spec: dict[str, Any], business: Any, admin: U
     assert error["error"]["code"] == "conflict"
     admin("POST", "/business-numbers", 400, body={"number": "123", "name": "x"})
     route = "/business-numbers/{number}"
-    changes = {"appended_message": "Acme: STOP to end", "mps": 5, "optout_scope": "campaign", "campaign_id": "spring"}
+    campaign = {"name": "Spring", "business_number": "+15125550199", "welcome_text": "hi"}
+    spring = admin("POST", "/campaigns", 201, body=campaign)
+    changes = {"appended_message": "Acme: STOP", "mps": 5, "optout_scope": "campaign", "campaign_id": spring["id"]}
     changed = admin("PATCH", route, 200, "/business-numbers/15125550199", changes)
-    assert (changed["mps"], changed["campaign_id"]) == (5, "spring")
+    assert (changed["mps"], changed["campaign_id"]) == (5, spring["id"])
     cleared = admin("PATCH", route, 200, "/business-numbers/15125550199", {"appended_message": None, "mps": None})
     assert (cleared["appended_message"], cleared["mps"]) == (None, 1)
     admin("PATCH", route, 404, "/business-numbers/15125550198", {"name": "x"})
@@ -1090,7 +1097,93 @@ def test_webhook_responses(spec: dict[str, Any], client: Any, business: Any, mon
     assert retry == {"accepted": True, "duplicate": True, "in_progress": True}
 
 
+def test_contact_group_responses(
+    spec: dict[str, Any], client: Any, bucket: Bucket, supervisor: User, agent: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chalicelib.services import contacts, groups
+    from tests.test_groups import run_group_jobs
+
+    contacts.create_contact({"number": ANA, "city": "Austin"})
+    one, members = "/groups/{group_id}", "/groups/{group_id}/members"
+    vip = supervisor("POST", "/groups", 201, body={"name": "VIP", "category": "retail"})
+    supervisor("POST", "/groups", 409, body={"name": "vip"})
+    supervisor("POST", "/groups", 400, body={"name": "Bad", "kind": "dynamic", "query": "city ="})
+    agent("POST", "/groups", 403, body={"name": "Mine"})
+    dynamic = supervisor("POST", "/groups", 201, body={"name": "Austin", "kind": "dynamic", "query": "city = Austin"})
+    assert dynamic["state"] == "pending"
+    run_group_jobs(client, bucket)
+    assert [g["member_count"] for g in agent("GET", "/groups", 200)["items"]] == [0, 1]
+    agent("GET", one, 200, f"/groups/{vip['id']}")
+    agent("GET", one, 404, "/groups/cgr_missing")
+    supervisor("PATCH", one, 200, f"/groups/{vip['id']}", {"description": "Best", "category": None})
+    supervisor("PATCH", one, 409, f"/groups/{vip['id']}", {"name": "AUSTIN"})
+    supervisor("PATCH", one, 400, f"/groups/{vip['id']}", {"query": "city = x"})
+    added = supervisor("POST", members, 200, f"/groups/{vip['id']}/members", {"numbers": [ANA, "12", "5125550135"]})
+    assert (added["added"], len(added["rejected"])) == (2, 1)
+    supervisor("POST", members, 202, f"/groups/{vip['id']}/members", {"query": {"status": "active"}})
+    supervisor("POST", members, 409, f"/groups/{dynamic['id']}/members", {"numbers": [ANA]})
+    supervisor("POST", members, 400, f"/groups/{vip['id']}/members", {"numbers": []})
+    supervisor("POST", members, 404, "/groups/cgr_missing/members", {"numbers": [ANA]})
+    run_group_jobs(client, bucket)
+    page = agent("GET", members, 200, f"/groups/{vip['id']}/members?limit=1")
+    assert page["next_cursor"] and page["member_count"] == 2
+    agent("GET", members, 400, f"/groups/{vip['id']}/members?limit=0")
+    removed = supervisor(
+        "POST", members + "/remove", 200, f"/groups/{vip['id']}/members/remove", {"numbers": ["5125550135"]}
+    )
+    assert removed["removed"] == 1
+    supervisor("POST", members + "/remove", 202, f"/groups/{vip['id']}/members/remove", {"query": {"q": "512"}})
+    run_group_jobs(client, bucket)
+    supervisor("POST", one + "/refresh", 202, f"/groups/{dynamic['id']}/refresh")
+    supervisor("POST", one + "/refresh", 409, f"/groups/{vip['id']}/refresh")
+    run_group_jobs(client, bucket)
+    other = supervisor("POST", "/groups", 201, body={"name": "Other"})
+    groups.add_members(other["id"], [ANA])
+    supervisor("POST", one + "/merge", 200, f"/groups/{vip['id']}/merge", {"from": other["id"]})
+    supervisor("POST", one + "/merge", 409, f"/groups/{vip['id']}/merge", {"from": dynamic["id"]})
+    supervisor("POST", one + "/merge", 404, f"/groups/{vip['id']}/merge", {"from": other["id"]})
+    supervisor("POST", one + "/merge", 400, f"/groups/{vip['id']}/merge", {"from": vip["id"]})
+    big = supervisor("POST", "/groups", 201, body={"name": "Big"})
+    groups.add_members(big["id"], [ANA, "5125550136"])
+    monkeypatch.setattr(groups, "INLINE_MEMBERS", 1)
+    supervisor("POST", one + "/merge", 202, f"/groups/{vip['id']}/merge", {"from": big["id"]})
+    run_group_jobs(client, bucket)
+    supervisor("DELETE", one, 202, f"/groups/{vip['id']}")
+    supervisor("DELETE", one, 204, f"/groups/{dynamic['id']}")
+    supervisor("DELETE", one, 404, f"/groups/{dynamic['id']}")
+    agent("DELETE", one, 403, f"/groups/{dynamic['id']}")
+
+
 # --- the document itself
+
+
+def test_broadcast_responses(
+    spec: dict[str, Any], client: Any, bucket: Bucket, business: Any, supervisor: User, admin: User, agent: User
+) -> None:
+    from tests.test_broadcasts import run_send_queue
+
+    route = "/broadcasts"
+    body = {"body": "Hi {first_name|there}", "business_number": BUSINESS_NUMBER, "numbers": [ANA, "12"]}
+    agent("POST", route, 403, body=body)
+    assert supervisor("POST", route, 400, body={**body, "body": "Hi {nick}"})["error"]["field"] == "body"
+    assert supervisor("POST", route, 400, body={**body, "numbers": []})["error"]["field"] == "numbers"
+    assert supervisor("POST", route, 404, body={**body, "campaigns": ["cmp_x"]})["error"]["field"] == "campaigns.0"
+    created = supervisor("POST", route, 202, body=body)
+    assert (created["status"], created["totals"]["skipped_invalid"]) == ("scheduled", 1)
+    run_send_queue(client, bucket)
+    one = "/broadcasts/{broadcast_id}"
+    done = admin("GET", one, 200, f"/broadcasts/{created['id']}")
+    assert (done["status"], done["totals"]["sent"]) == ("done", 1)
+    agent("GET", one, 403, f"/broadcasts/{created['id']}")
+    admin("GET", one, 404, "/broadcasts/bc_missing")
+    listed = supervisor("GET", route, 200, "/broadcasts?limit=1")
+    assert [item["id"] for item in listed["items"]] == [created["id"]] and listed["next_cursor"] is None
+    supervisor("GET", route, 400, "/broadcasts?cursor=nope")
+    cancel = "/broadcasts/{broadcast_id}/cancel"
+    assert supervisor("POST", cancel, 409, f"/broadcasts/{created['id']}/cancel")["error"]["code"] == "conflict"
+    later = supervisor("POST", route, 202, body={**body, "send_at": "2099-01-01T00:00:00Z"})
+    assert supervisor("POST", cancel, 200, f"/broadcasts/{later['id']}/cancel")["status"] == "cancelled"
+    supervisor("POST", cancel, 404, "/broadcasts/bc_missing/cancel")
 
 
 def test_document_is_valid_openapi(spec: dict[str, Any]) -> None:

@@ -8,9 +8,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from chalicelib.models import Contact, OpenConversation
-from chalicelib.services import agent_messages, conversations, inbound, optouts
+from chalicelib.services import agent_messages, campaigns, conversations, inbound, optouts
 from chalicelib.services.keywords import OPT_IN_WORDS, OPT_OUT_WORDS, classify
-from chalicelib.services.outbound import Outgoing, Purpose, SendRefused, send
+from chalicelib.services.outbound import Outgoing, Purpose, SendRefused, check_all, send, send_each
 from tests.conftest import BUSINESS_NUMBER
 
 ANA = "+15125550134"
@@ -92,16 +92,15 @@ def test_start_when_not_opted_out_changes_nothing(business, spy):
 
 
 def test_campaign_scoped_opt_out_only_blocks_that_campaign(business, spy, as_admin):
-    as_admin.patch(f"/business-numbers/{BUSINESS_NUMBER}", {"optout_scope": "campaign", "campaign_id": "spring"})
+    spring = campaigns.create({"name": "Spring", "business_number": BUSINESS_NUMBER, "welcome_text": "hi"})["id"]
+    as_admin.patch(f"/business-numbers/{BUSINESS_NUMBER}", {"optout_scope": "campaign", "campaign_id": spring})
     text_in("STOP")
     assert Contact.get(ANA).opt_status == "opted_in"
-    assert Contact.get(ANA).opted_out_campaigns == {"spring"}
+    assert Contact.get(ANA).opted_out_campaigns == {spring}
     business_number = agent_messages.business_numbers.load(BUSINESS_NUMBER)
     conversation_id = OpenConversation.get(f"{ANA}|{BUSINESS_NUMBER}").conversation_id
     with pytest.raises(SendRefused):
-        send(
-            Outgoing(conversation_id, ANA, business_number, "spring sale", Purpose.BROADCAST, "x", campaign_id="spring")
-        )
+        send(Outgoing(conversation_id, ANA, business_number, "spring sale", Purpose.BROADCAST, "x", campaign_id=spring))
     send(Outgoing(conversation_id, ANA, business_number, "your order shipped", Purpose.AGENT, "x"))
     assert spy.to(ANA)[-1].body.startswith("your order shipped")
 
@@ -157,6 +156,9 @@ def test_every_send_path_refuses_an_opted_out_number(client, business, spy, as_a
     for purpose in (Purpose.AGENT, Purpose.BROADCAST, Purpose.OPT_IN_CONFIRMATION, Purpose.OPT_OUT_CONFIRMATION):
         with pytest.raises(SendRefused):
             send(Outgoing(conversation_id, ANA, business_number, "x", purpose, "x"))
+    broadcast = check_all([Outgoing("bc_1", ANA, business_number, "x", Purpose.BROADCAST, "x")])
+    handed = send_each(broadcast, lambda checked: "x", pace=lambda parts: None)
+    assert [h.status for h in handed] == ["refused"], "the broadcast path refuses through the same guard"
     assert len(spy.to(ANA)) == 1
 
 

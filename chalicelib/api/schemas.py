@@ -215,6 +215,32 @@ class QuickTextChanges(_Strict):
     text: str | None = Field(default=None, min_length=1, max_length=1600)
 
 
+class CampaignChanges(_Strict):
+    name: str | None = Field(default=None, min_length=1, max_length=100)
+    business_number: str | None = Field(default=None, min_length=1, max_length=40)
+    keywords: list[Annotated[str, Field(min_length=1, max_length=40)]] | None = Field(default=None, max_length=20)
+    welcome_text: str | None = Field(default=None, min_length=1, max_length=320)
+    help_text: str | None = Field(default=None, min_length=1, max_length=320)
+    status: Literal["active", "archived"] | None = None
+
+
+class CampaignCreate(CampaignChanges):
+    name: str = Field(min_length=1, max_length=100)
+    business_number: str = Field(min_length=1, max_length=40)
+    welcome_text: str = Field(min_length=1, max_length=320)
+
+
+class SubscriberListParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    limit: int = Field(default=50, ge=1, le=200)
+    cursor: str | None = Field(default=None, max_length=2000)
+
+
+class SubscriptionCreate(_Strict):
+    number: str = Field(min_length=1, max_length=40)
+
+
 class ImportMapping(_Strict):
     columns: dict[str, str] = Field(default_factory=dict, max_length=200)
     """Header as written (or folded) -> a contact field, a custom field, or "ignore"."""
@@ -239,3 +265,67 @@ class ExportCreate(_Strict):
     group: str | None = Field(default=None, min_length=1, max_length=100)
     campaign_id: str | None = Field(default=None, min_length=1, max_length=100)
     """For opt-outs: that campaign's list instead of the company-wide one."""
+
+
+class BroadcastCreate(_Strict):
+    body: str = Field(min_length=1, max_length=1600)
+    business_number: str = Field(min_length=1, max_length=40)
+    groups: list[Id] = Field(default_factory=list, max_length=50)
+    campaigns: list[Id] = Field(default_factory=list, max_length=50)
+    numbers: list[Annotated[str, Field(min_length=1, max_length=40)]] = Field(default_factory=list, max_length=1000)
+    """Invalid numbers are reported in the response and counted, not refused."""
+    send_at: str | None = Field(default=None, min_length=1, max_length=40)
+    """ISO 8601 with an offset; absent: now."""
+
+
+class BroadcastListParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    limit: int = Field(default=50, ge=1, le=200)
+    cursor: str | None = Field(default=None, max_length=2000)
+
+
+class GroupChanges(_Strict):
+    name: str | None = Field(default=None, min_length=1, max_length=100)
+    category: str | None = Field(default=None, max_length=100)
+    description: str | None = Field(default=None, max_length=500)
+    query: str | None = Field(default=None, min_length=1, max_length=2000)
+    """A dynamic group's query; changing it re-materializes the group."""
+
+
+class GroupCreate(GroupChanges):
+    name: str = Field(min_length=1, max_length=100)
+    kind: Literal["static", "dynamic"] = "static"
+
+
+class GroupContactQuery(_Strict):
+    """The filters of `GET /contacts`, selecting contacts to add to or remove from a group."""
+
+    q: str | None = Field(default=None, min_length=1, max_length=100)
+    opt_status: Literal["opted_in", "opted_out"] | None = None
+    status: Literal["active", "inactive"] | None = None
+    blocked: bool | None = None
+    group: str | None = Field(default=None, min_length=1, max_length=100)
+
+
+class GroupMembersChange(_Strict):
+    """Either `numbers` (handled in the request) or `query` (handled in the background)."""
+
+    numbers: list[Annotated[str, Field(min_length=1, max_length=40)]] | None = Field(
+        default=None, min_length=1, max_length=1000
+    )
+    query: GroupContactQuery | None = None
+
+
+class GroupMerge(_Strict):
+    model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True)
+
+    source: Id = Field(alias="from")
+    """The group whose members join this one; it is deleted afterwards."""
+
+
+class GroupMemberListParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    limit: int = Field(default=50, ge=1, le=200)
+    cursor: str | None = Field(default=None, max_length=2000)

@@ -1,10 +1,13 @@
 """Table models; `ALL_MODELS` is the one list that local set-up and infra build tables from."""
 
 from chalicelib.models.agents import Agent, AgentGroup
+from chalicelib.models.broadcasts import Broadcast, BroadcastRecipient, SendWindow
 from chalicelib.models.business_numbers import BusinessNumber
+from chalicelib.models.campaigns import Campaign, CampaignKeyword, Subscription
 from chalicelib.models.contacts import Contact
 from chalicelib.models.conversations import Conversation, ConversationAccess, OpenConversation
 from chalicelib.models.exports import ExportJob
+from chalicelib.models.groups import ContactGroup, GroupMember
 from chalicelib.models.idempotency import IdempotencyRecord
 from chalicelib.models.imports import ImportJob, ImportRejection
 from chalicelib.models.messages import Message
@@ -32,6 +35,14 @@ ALL_MODELS = (
     ImportJob,
     ImportRejection,
     ExportJob,
+    ContactGroup,
+    GroupMember,
+    Campaign,
+    CampaignKeyword,
+    Subscription,
+    Broadcast,
+    BroadcastRecipient,
+    SendWindow,
 )
 
 __all__ = [
@@ -39,11 +50,17 @@ __all__ = [
     "AccountSettings",
     "Agent",
     "AgentGroup",
+    "Broadcast",
+    "BroadcastRecipient",
     "BusinessNumber",
+    "Campaign",
+    "CampaignKeyword",
     "Contact",
+    "ContactGroup",
     "Conversation",
     "ConversationAccess",
     "ExportJob",
+    "GroupMember",
     "IdempotencyRecord",
     "ImportJob",
     "ImportRejection",
@@ -54,4 +71,6 @@ __all__ = [
     "OptOutMark",
     "Outbox",
     "QuickText",
+    "SendWindow",
+    "Subscription",
 ]

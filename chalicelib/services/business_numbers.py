@@ -9,7 +9,7 @@ from typing import Any
 from pynamodb.exceptions import PutError
 
 from chalicelib.errors import Conflict, NotFound, ValidationFailed
-from chalicelib.models import BusinessNumber
+from chalicelib.models import BusinessNumber, Campaign
 from chalicelib.models.business_numbers import ACCOUNT
 from chalicelib.models.writes import condition_failed
 from chalicelib.services.contacts import parse_number
@@ -103,8 +103,19 @@ def load(raw_number: str) -> BusinessNumber:
 
 
 def _check_scope(item: BusinessNumber) -> None:
+    """A number's default campaign must be one of its own: STOP there opts out of it."""
     if item.optout_scope == "campaign" and not item.campaign_id:
         raise ValidationFailed("campaign-scoped opt-outs need a campaign_id", field="campaign_id")
+    if item.campaign_id is None:
+        return
+    try:
+        campaign = Campaign.get(ACCOUNT, item.campaign_id)
+    except Campaign.DoesNotExist:
+        raise ValidationFailed(f"campaign_id: no campaign {item.campaign_id}", field="campaign_id") from None
+    if campaign.business_number != item.number:
+        raise ValidationFailed(
+            f"campaign {item.campaign_id} texts from {campaign.business_number}, not {item.number}", field="campaign_id"
+        )
 
 
 def mps(item: BusinessNumber) -> int:

@@ -18,10 +18,11 @@ from chalicelib.config import get_settings
 from chalicelib.errors import Conflict, NotFound, ValidationFailed
 from chalicelib.models import Contact
 from chalicelib.models.contacts import INDEX_SHARDS, PROFILE_FIELDS, fold, shard_of, sort_key
+from chalicelib.models.groups import GROUP_PREFIX
 from chalicelib.models.merged_query import Stream, merged_query
 from chalicelib.models.writes import backoff, condition_failed
 from chalicelib.phone import InvalidPhoneNumber, normalize, search_prefixes
-from chalicelib.services import custom_fields
+from chalicelib.services import custom_fields, group_members
 from chalicelib.services.paging import Page, decode_cursor, encode_cursor
 from chalicelib.timestamps import iso_z
 
@@ -32,6 +33,8 @@ _SORT_INDEX = {
     "last_name": ("by_last_name", "last_name_key"),
 }
 _VERSION_RETRIES = 10
+GROUP_ID_PREFIX = GROUP_PREFIX + "_"
+"""`group=` with a contact group's id lists its members; any other value is a label imports wrote."""
 
 
 def parse_number(raw: str, field: str = "number") -> str:
@@ -57,7 +60,11 @@ def create_contact(data: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def get_contact(raw_number: str) -> dict[str, Any]:
-    return contact_view(_load(raw_number), custom_fields.list_fields())
+    """The contact with every group it belongs to: its memberships' group ids besides any imported labels."""
+    contact = _load(raw_number)
+    view = contact_view(contact, custom_fields.list_fields())
+    view["groups"] = sorted(set(view["groups"]) | set(group_members.group_ids_of(contact.number)))
+    return view
 
 
 def update_contact(raw_number: str, changes: Mapping[str, Any]) -> dict[str, Any]:
@@ -83,13 +90,27 @@ def update_contact(raw_number: str, changes: Mapping[str, Any]) -> dict[str, Any
 
 
 def delete_contact(raw_number: str) -> None:
+    """Delete a contact, unless it has opted out somewhere.
+
+    The guard reads a contact's opt-out view, and a contact created again for
+    the number (an inbound text, an import) would start opted in: so the
+    record of someone who opted out stays, in the same conditional delete.
+    """
     number = parse_number(raw_number)
+    deletable = (
+        Contact.number.exists() & (Contact.opt_status != "opted_out") & Contact.opted_out_campaigns.does_not_exist()
+    )
     try:
-        Contact(number).delete(condition=Contact.number.exists(), add_version_condition=False)
+        Contact(number).delete(condition=deletable, add_version_condition=False)
     except DeleteError as error:
-        if condition_failed(error):
-            raise NotFound(f"no contact with number {number}", field="number") from None
-        raise
+        if not condition_failed(error):
+            raise
+        _load(number)
+        raise Conflict(
+            f"{number} has opted out; its record keeps the opt-out in force, so clear its fields instead",
+            field="number",
+        ) from None
+    group_members.forget_number(number)
 
 
 @dataclass(frozen=True)
@@ -122,6 +143,8 @@ class ContactQuery:
 
 def list_contacts(query: ContactQuery) -> Page:
     """One page of contacts, served by index Queries only (never a table scan)."""
+    if query.group is not None and query.group.startswith(GROUP_ID_PREFIX):
+        return _list_group(query)
     params = query.fingerprint_params()
     after = decode_cursor(query.cursor, params)
     items, next_after = merged_query(
@@ -133,6 +156,36 @@ def list_contacts(query: ContactQuery) -> Page:
     )
     defined = custom_fields.list_fields()
     return Page([contact_view(c, defined) for c in items], encode_cursor(next_after, params))
+
+
+def _list_group(query: ContactQuery) -> Page:
+    """A contact group's contacts in number order: its memberships by Query, the contacts by BatchGetItem.
+
+    A group is usually a small part of all contacts, so reading its members is
+    cheaper than filtering every contact; the other filters apply to what was read.
+    """
+    if query.q:
+        raise ValidationFailed("q cannot be combined with a group id; list the group, then search", field="q")
+    params = query.fingerprint_params()
+    after = decode_cursor(query.cursor, params)
+    assert query.group is not None
+    found: list[Contact] = []
+    for members in group_members.member_pages(query.group, after=after):
+        loaded = group_members.contacts_for(member.number for member in members)
+        found += [loaded[m.number] for m in members if m.number in loaded and _passes(loaded[m.number], query)]
+        if len(found) > query.limit:
+            break
+    shown = found[: query.limit]
+    next_after = shown[-1].number if len(found) > query.limit else None
+    defined = custom_fields.list_fields()
+    return Page([contact_view(c, defined) for c in shown], encode_cursor(next_after, params))
+
+
+def _passes(contact: Contact, query: ContactQuery) -> bool:
+    return all(
+        wanted is None or getattr(contact, name) == wanted
+        for name, wanted in (("opt_status", query.opt_status), ("status", query.status), ("blocked", query.blocked))
+    )
 
 
 def _streams(query: ContactQuery) -> list[Stream]:
@@ -297,6 +350,12 @@ def placeholder_values(number: str) -> dict[str, str | None]:
         contact = Contact.get(number)
     except Contact.DoesNotExist:
         return {"number": number}
+    return values_of(contact)
+
+
+def values_of(contact: Contact) -> dict[str, str | None]:
+    """Placeholder values from a contact already read (a broadcast renders from the guard's batch read)."""
+    number = contact.number
     custom = contact.custom.as_dict() if contact.custom else {}
     values: dict[str, str | None] = {name: str(value) for name, value in custom.items()}
     values.update({name: getattr(contact, name) for name in PROFILE_FIELDS})

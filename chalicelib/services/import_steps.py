@@ -34,10 +34,16 @@ from pynamodb.transactions import TransactWrite
 
 from chalicelib.bulk.contact_rows import ContactRow, RowRejected
 from chalicelib.bulk.csv_stream import Row, UnreadableFile
+from chalicelib.errors import Conflict
 from chalicelib.models import Contact, ImportJob, ImportRejection, OptOut
 from chalicelib.models.imports import COUNTS
 from chalicelib.models.writes import ATTEMPTS, backoff, batch_save, condition_failed, write_transaction
-from chalicelib.services import optouts
+from chalicelib.services import group_members, groups, optouts
+
+
+class ImportFailed(Exception):
+    """The file cannot be imported (unreadable, no number column, a group it cannot join); the job records why."""
+
 
 TRANSACTION_ITEMS = 100
 """DynamoDB's limit for one TransactWriteItems."""
@@ -150,6 +156,8 @@ class ContactPlan:
     """Contacts that exist: written in transactions conditioned on the version read."""
     recreated: list[str] = field(default_factory=list)
     """Contacts this step had created in a run that stopped: their opt-out marks may not have been checked."""
+    memberships: dict[str, list[str]] = field(default_factory=dict)
+    """Group name -> the step's numbers whose rows put them in it (adding a member twice adds it once)."""
 
 
 def plan_contacts(job: ImportJob, step: Step) -> ContactPlan:
@@ -158,6 +166,8 @@ def plan_contacts(job: ImportJob, step: Step) -> ContactPlan:
     now = datetime.now(UTC)
     for number, changes in step.changes.items():
         assert changes is not None
+        for name in changes.groups:
+            plan.memberships.setdefault(name, []).append(number)
         contact = existing.get(number)
         stamp = Stamp.of(contact)
         if stamp is not None and (stamp.job_id, stamp.offset) == (job.id, step.start_offset):
@@ -182,7 +192,17 @@ def write_contacts(job: ImportJob, step: Step, plan: ContactPlan) -> bool:
         _write_changed(job, step, plan.changed[start : start + TRANSACTION_ITEMS])
     for number in optouts.marked([contact.number for contact in plan.created] + plan.recreated):
         optouts.restore_view(number)
+    for name, numbers in plan.memberships.items():
+        group_members.add(_static_group(name), numbers)
     return _move_job(job, step, plan.counts)
+
+
+def _static_group(name: str) -> str:
+    """The id of the static group a file names, created if new; looked up each step (two reads per 500 rows)."""
+    try:
+        return groups.resolve_static_group(name)
+    except Conflict as error:
+        raise ImportFailed(f"group '{name}': {error.message}") from None
 
 
 def _write_changed(job: ImportJob, step: Step, contacts: list[Contact]) -> None:

@@ -10,12 +10,12 @@ it twice at once; a finished job ignores redeliveries.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import io
 import json
 import tempfile
-import time
 from collections.abc import Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -25,6 +25,7 @@ from typing import Any
 from pynamodb.exceptions import PutError, UpdateError
 
 from chalicelib import storage
+from chalicelib.budget import Budget
 from chalicelib.bulk.contact_rows import ContactRow, parse_contact_row, parse_number_cell
 from chalicelib.bulk.csv_stream import Dialect, Row, UnreadableFile, open_csv, read_rows
 from chalicelib.bulk.headers import MissingColumn, check_mapping, map_contact_columns, map_optout_columns
@@ -36,6 +37,7 @@ from chalicelib.models.imports import COUNTS
 from chalicelib.models.writes import condition_failed
 from chalicelib.observability import logger
 from chalicelib.services import custom_fields, import_steps
+from chalicelib.services.import_steps import ImportFailed
 from chalicelib.timestamps import iso_z
 
 STEP_ITEMS = 99
@@ -44,30 +46,6 @@ LEASE_SECONDS = 15 * 60
 """Longer than any Lambda run, so a live run never loses its job; a dead one frees it after this."""
 PREFIX = "imports/"
 RESULTS_PREFIX = "results/"
-
-
-class ImportFailed(Exception):
-    """The file cannot be imported at all (unreadable, no number column); the job records why."""
-
-
-@dataclass(frozen=True)
-class Budget:
-    """When a run must stop taking steps and hand the rest to a new run."""
-
-    deadline: float
-
-    @classmethod
-    def seconds(cls, seconds: float) -> Budget:
-        return cls(time.monotonic() + seconds)
-
-    @classmethod
-    def from_lambda(cls, context: Any, margin_seconds: float = 30.0) -> Budget:
-        if context is None:
-            return cls.seconds(LEASE_SECONDS)
-        return cls.seconds(context.get_remaining_time_in_millis() / 1000 - margin_seconds)
-
-    def exhausted(self) -> bool:
-        return time.monotonic() >= self.deadline
 
 
 @dataclass(frozen=True)
@@ -259,11 +237,14 @@ def run(job_id: str, budget: Budget) -> str:
                 if budget.exhausted():
                     paused = True
                     break
+            if not _landed(in_flight):
+                return "skipped"
         except (ImportFailed, UnreadableFile) as error:
             failure = str(error)
-        if not _landed(in_flight):
-            return "skipped"
-    if paused:
+            with contextlib.suppress(ImportFailed):  # the step in flight may be what failed
+                if not _landed(in_flight):
+                    return "skipped"
+    if paused and failure is None:
         _release(job)
         return "paused"
     _finish(job, failed=failure)

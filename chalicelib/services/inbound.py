@@ -23,7 +23,7 @@ from chalicelib.config import resource_name
 from chalicelib.models import BusinessNumber, Message
 from chalicelib.models.messages import Media
 from chalicelib.observability import logger
-from chalicelib.services import business_numbers, contacts, conversations, optouts
+from chalicelib.services import business_numbers, campaigns, contacts, conversations, optouts
 from chalicelib.services.keywords import Keyword, KeywordKind, classify
 from chalicelib.services.outbound import Outgoing, Purpose, SendRefused, send
 
@@ -90,7 +90,7 @@ def _receive(sms: InboundSms) -> dict[str, Any]:
         provider_message_id=sms.provider_message_id,
     )
     conversation_id = _deliver(message, number, business.number, now, contact_name)
-    keyword = classify(sms.body)
+    keyword = classify(sms.body, campaigns.keyword_map(business.number))
     if keyword is not None:
         _answer(keyword, number, business, conversation_id)
     logger.info(
@@ -114,21 +114,19 @@ def _deliver(message: Message, number: str, business_number: str, now: datetime,
 
 
 def _answer(keyword: Keyword, number: str, business: BusinessNumber, conversation_id: str) -> None:
-    """Apply an opt-out keyword and send the one reply it calls for, if any."""
-    scope = keyword_scope(keyword, business)
-    reply = _reply_for(keyword, number, business, scope)
+    """Apply a keyword and send the one reply it calls for, if any."""
+    reply = _reply_for(keyword, number, business)
     if reply is None:
         return
-    text, purpose = reply
     outgoing = Outgoing(
         conversation_id=conversation_id,
         contact_number=number,
         business=business,
-        body=text,
-        purpose=purpose,
+        body=reply.text,
+        purpose=reply.purpose,
         sender="system",
-        campaign_id=scope.campaign_id,
-        optout_scope=scope,
+        campaign_id=reply.scope.campaign_id,
+        optout_scope=reply.scope,
     )
     try:
         send(outgoing)
@@ -136,22 +134,61 @@ def _answer(keyword: Keyword, number: str, business: BusinessNumber, conversatio
         logger.info("keyword reply not sent", extra={"reason": refused.message})
 
 
-def keyword_scope(keyword: Keyword, business: BusinessNumber) -> optouts.Scope:
-    if keyword.campaign_id is not None:
-        return optouts.Scope(keyword.campaign_id)
-    if business.optout_scope == "campaign" and business.campaign_id:
-        return optouts.Scope(business.campaign_id)
-    return optouts.Scope()
+@dataclass(frozen=True)
+class _Reply:
+    text: str
+    purpose: Purpose
+    scope: optouts.Scope
+    """The scope the reply is about: its campaign is the message's, and an opt-out confirmation claims it."""
 
 
-def _reply_for(
-    keyword: Keyword, number: str, business: BusinessNumber, scope: optouts.Scope
-) -> tuple[str, Purpose] | None:
+def keyword_scopes(number: str, business: BusinessNumber) -> list[optouts.Scope]:
+    """What STOP on `business` opts `number` out of, and so what START/OOPS opts back in to.
+
+    On a number configured for campaign-scoped opt-outs: every campaign on that
+    number the sender subscribed to, or the number's own campaign when they
+    subscribed to none there. Anywhere else: company-wide.
+    """
+    if business.optout_scope != "campaign":
+        return [optouts.Scope()]
+    subscribed = [optouts.Scope(campaign.id) for campaign in campaigns.subscriptions_on(number, business.number)]
+    return subscribed or [optouts.Scope(business.campaign_id)]
+
+
+def _reply_for(keyword: Keyword, number: str, business: BusinessNumber) -> _Reply | None:
     reason = f"texted {keyword.word}"
     if keyword.kind is KeywordKind.HELP:
-        return business.help_text, Purpose.HELP
+        return _help(number, business)
+    if keyword.campaign_id is not None:
+        return _join(keyword.campaign_id, number, reason)
+    scopes = keyword_scopes(number, business)
     if keyword.kind is KeywordKind.OPT_OUT:
-        changed = optouts.opt_out(number, scope, source="keyword", actor=number, reason=reason)
-        return (business.optout_text, Purpose.OPT_OUT_CONFIRMATION) if changed else None
-    changed = optouts.opt_in(number, scope, source="keyword", actor=number, reason=reason)
-    return (business.optin_text, Purpose.OPT_IN_CONFIRMATION) if changed else None
+        changed = [s for s in scopes if optouts.opt_out(number, s, source="keyword", actor=number, reason=reason)]
+        return _Reply(business.optout_text, Purpose.OPT_OUT_CONFIRMATION, changed[0]) if changed else None
+    changed = [s for s in scopes if optouts.opt_in(number, s, source="keyword", actor=number, reason=reason)]
+    return _Reply(business.optin_text, Purpose.OPT_IN_CONFIRMATION, changed[0]) if changed else None
+
+
+def _help(number: str, business: BusinessNumber) -> _Reply:
+    """The help text of the sender's newest campaign on this number that has one, else the number's."""
+    for campaign in campaigns.subscriptions_on(number, business.number):
+        if campaign.help_text:
+            return _Reply(campaign.help_text, Purpose.HELP, optouts.Scope(campaign.id))
+    return _Reply(business.help_text, Purpose.HELP, optouts.Scope())
+
+
+def _join(campaign_id: str, number: str, reason: str) -> _Reply | None:
+    """Subscribe the sender and welcome them, whether or not they had joined before.
+
+    Texting a campaign keyword is the person asking for that campaign's
+    messages, so it lifts their opt-out of the campaign and, as the manual
+    promises ("resubscribe by texting OOPS or any of your keywords"), a
+    company-wide one too: otherwise the welcome itself could not be sent.
+    """
+    campaign = campaigns.get_campaign(campaign_id)
+    if campaign.status != campaigns.ACTIVE:
+        return None
+    campaigns.subscribe(campaign_id, number, source="keyword")
+    for scope in (optouts.Scope(campaign_id), optouts.Scope()):
+        optouts.opt_in(number, scope, source="keyword", actor=number, reason=reason)
+    return _Reply(campaign.welcome_text, Purpose.OPT_IN_CONFIRMATION, optouts.Scope(campaign_id))

@@ -59,7 +59,7 @@ QUEUE_VISIBILITY = Duration.minutes(6 * WORKER_TIMEOUT.to_minutes())
 """AWS's advice for Lambda consumers: at least six times the function timeout, or messages are redelivered
 while a throttled or retried invocation still holds them."""
 LOG_RETENTION = logs.RetentionDays.ONE_MONTH
-QUEUE_NAMES = ("imports", "exports", "send")
+QUEUE_NAMES = ("imports", "exports", "send", "groups")
 """Logical names the app uses in `@app.on_sqs_message(queue=...)`; infra maps them to real queues."""
 EVENT_TOPIC_NAMES = ("inbound-sms", "delivery-events")
 """Logical names for `@app.on_sns_message(topic=...)`; End User Messaging SMS publishes to both."""
