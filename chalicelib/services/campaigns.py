@@ -189,6 +189,20 @@ def keyword_map(business_number: str) -> dict[str, str]:
     return {item.keyword: item.campaign_id for item in CampaignKeyword.query(business_number)}
 
 
+def keyword_owner(business_number: str, word: str) -> str | None:
+    """The campaign whose keyword a normalized inbound `word` is on `business_number`; one GetItem, none when too long.
+
+    Inbound texts ask this for every short text that is no reserved word, so
+    it reads the one key rather than every keyword of the number.
+    """
+    if len(word) > MAX_KEYWORD_LENGTH:
+        return None
+    try:
+        return CampaignKeyword.get(business_number, word).campaign_id
+    except CampaignKeyword.DoesNotExist:
+        return None
+
+
 def subscribe(campaign_id: str, number: str, source: str = "api") -> bool:
     """Record that `number` joined the campaign; False when it already had (nothing is written then)."""
     if source not in SUBSCRIPTION_SOURCES:

@@ -90,7 +90,7 @@ def _receive(sms: InboundSms) -> dict[str, Any]:
         provider_message_id=sms.provider_message_id,
     )
     conversation_id = _deliver(message, number, business.number, now, contact_name)
-    keyword = classify(sms.body, campaigns.keyword_map(business.number))
+    keyword = classify(sms.body, lambda word: campaigns.keyword_owner(business.number, word))
     if keyword is not None:
         _answer(keyword, number, business, conversation_id)
     logger.info(

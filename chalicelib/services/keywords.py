@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 
@@ -46,8 +46,12 @@ def normalize(body: str) -> str:
     return _SPACES.sub(" ", text).strip("-").strip()
 
 
-def classify(body: str, campaign_keywords: Mapping[str, str] | None = None) -> Keyword | None:
-    """The keyword `body` is, if it is one; `campaign_keywords` maps a word to its campaign id."""
+def classify(body: str, campaign_of: Callable[[str], str | None] | None = None) -> Keyword | None:
+    """The keyword `body` is, if it is one; `campaign_of` gives the campaign a word is the keyword of.
+
+    It is asked last, and only about a text that is no reserved word, so the
+    lookup it may cost is spent on candidates only.
+    """
     word = normalize(body)
     if word in OPT_OUT_WORDS:
         return Keyword(KeywordKind.OPT_OUT, word)
@@ -55,7 +59,7 @@ def classify(body: str, campaign_keywords: Mapping[str, str] | None = None) -> K
         return Keyword(KeywordKind.OPT_IN, word)
     if word in HELP_WORDS:
         return Keyword(KeywordKind.HELP, word)
-    campaign_id = (campaign_keywords or {}).get(word)
+    campaign_id = campaign_of(word) if campaign_of is not None and word else None
     if campaign_id is not None:
         return Keyword(KeywordKind.OPT_IN, word, campaign_id)
     return None
