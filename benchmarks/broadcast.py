@@ -28,9 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
-from harness import configure, count_dynamodb_requests
-
-from devstack import dynamodb_local
+from harness import configure, count_dynamodb_requests, fresh_dynamodb, start_moto
 
 BUSINESS_NUMBER = "+15125550100"
 AREAS = ("512", "737", "214", "469", "972", "713", "281", "832", "210", "726", "903", "940")
@@ -65,18 +63,6 @@ def seed(numbers: list[str], campaign_id: str) -> None:
 
     with ThreadPoolExecutor(SEED_THREADS) as pool:
         list(pool.map(write, [numbers[i::SEED_THREADS] for i in range(SEED_THREADS)]))
-
-
-def start_moto() -> Any:
-    import logging
-
-    from moto.server import ThreadedMotoServer
-
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=dynamodb_local.free_port(), verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    return server, f"http://{host}:{port}"
 
 
 def drain(sqs: Any, url: str) -> list[dict[str, Any]]:
@@ -192,11 +178,11 @@ def main() -> None:
     if args.recipients > 10_000 * len(AREAS):
         parser.error(f"at most {10_000 * len(AREAS)} recipients")
 
-    port = dynamodb_local.free_port()
-    process = dynamodb_local.start(port)
-    moto, moto_url = start_moto()
-    try:
-        configure(f"http://127.0.0.1:{port}")
+    with contextlib.ExitStack() as stack:
+        endpoint = stack.enter_context(fresh_dynamodb())
+        moto, moto_url = start_moto()
+        stack.callback(moto.stop)
+        configure(endpoint)
         import os
 
         import boto3
@@ -221,10 +207,6 @@ def main() -> None:
         batch = resolve_and_check(campaign_id, sqs, url, calls)
         baseline = naive(numbers[: args.naive or len(numbers)], calls)
         paced = throttle(args.mps, args.seconds, args.workers)
-    finally:
-        moto.stop()
-        process.terminate()
-        process.wait(timeout=30)
 
     recipients = batch["recipients"]
     stage_seconds = batch["resolve_seconds"] + batch["check_seconds"]

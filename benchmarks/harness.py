@@ -10,7 +10,10 @@ import json
 import os
 import sys
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from botocore.client import BaseClient
 
@@ -45,3 +48,32 @@ def count_dynamodb_requests() -> Counter[str]:
 
     BaseClient._make_api_call = counting  # type: ignore[method-assign]
     return calls
+
+
+@contextmanager
+def fresh_dynamodb() -> Iterator[str]:
+    """A fresh in-memory DynamoDB Local for one benchmark (or stage): its endpoint, stopped afterwards."""
+    from devstack import dynamodb_local
+
+    port = dynamodb_local.free_port()
+    process = dynamodb_local.start(port)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=60)
+
+
+def start_moto() -> tuple[Any, str]:
+    """moto's server for S3/SQS on a free local port, started: the server (to stop) and its endpoint."""
+    import logging
+
+    from moto.server import ThreadedMotoServer
+
+    from devstack import dynamodb_local
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=dynamodb_local.free_port(), verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    return server, f"http://{host}:{port}"

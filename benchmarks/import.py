@@ -45,14 +45,11 @@ import tempfile
 import time
 import unicodedata
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness import ROOT, configure
-
-from devstack import dynamodb_local
+from harness import ROOT, configure, fresh_dynamodb, start_moto
 
 SEED = 20240611
 HEADER = ("number", "first_name", "last_name", "email", "city", "state", "zip")
@@ -526,17 +523,6 @@ class Outcome:
         return self.rows / self.seconds if self.seconds else 0.0
 
 
-@contextmanager
-def fresh_dynamodb() -> Iterator[str]:
-    port = dynamodb_local.free_port()
-    process = dynamodb_local.start(port)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(timeout=60)
-
-
 def run_child(label: str, spec: dict[str, Any], workdir: Path) -> Outcome:
     """Run one stage in a fresh interpreter (with its own DynamoDB Local when it writes) and collect its figures."""
     result_path = workdir / f"result-{len(list(workdir.glob('result-*')))}.json"
@@ -569,18 +555,6 @@ def run_child(label: str, spec: dict[str, Any], workdir: Path) -> Outcome:
         load,
         result,
     )
-
-
-def start_moto() -> tuple[Any, str]:
-    import logging
-
-    from moto.server import ThreadedMotoServer
-
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=dynamodb_local.free_port(), verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    return server, f"http://{host}:{port}"
 
 
 def prepare_bucket(moto: str, files: dict[int, tuple[Path, Expected]]) -> dict[str, str]:

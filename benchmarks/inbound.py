@@ -15,9 +15,7 @@ import time
 import warnings
 from collections import Counter
 
-from harness import configure, count_dynamodb_requests
-
-from devstack import dynamodb_local
+from harness import configure, count_dynamodb_requests, fresh_dynamodb
 
 BUSINESS_NUMBER = "+15125550100"
 
@@ -28,10 +26,8 @@ def main() -> None:
     parser.add_argument("--senders", type=int, default=100)
     args = parser.parse_args()
 
-    port = dynamodb_local.free_port()
-    process = dynamodb_local.start(port)
-    try:
-        configure(f"http://127.0.0.1:{port}")
+    with fresh_dynamodb() as endpoint:
+        configure(endpoint)
         from chalicelib.models.tables import create_tables
         from chalicelib.services import business_numbers, inbound
 
@@ -56,9 +52,6 @@ def main() -> None:
             sender = f"+1737555{i % args.senders:04d}"
             inbound.receive(inbound.InboundSms("bench", f"bench-{i}", sender, BUSINESS_NUMBER, f"message {i}"))
         duplicate_requests = sum(calls.values()) - duplicates_started
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
     per_message = duplicates_started / args.messages
     print(f"Inbound pipeline, {args.messages} messages from {args.senders} senders, DynamoDB Local, one process\n")

@@ -28,9 +28,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from botocore.client import BaseClient
-from harness import configure
-
-from devstack import dynamodb_local
+from harness import configure, fresh_dynamodb
 
 if TYPE_CHECKING:
     from chalicelib.models import Conversation
@@ -268,10 +266,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1, help="random seed for the generated conversations")
     args = parser.parse_args()
 
-    port = dynamodb_local.free_port()
-    process = dynamodb_local.start(port)
-    try:
-        configure(f"http://127.0.0.1:{port}")
+    with fresh_dynamodb() as endpoint:
+        configure(endpoint)
         from chalicelib.models.tables import create_tables
 
         create_tables()
@@ -280,9 +276,6 @@ def main() -> None:
         seeding_s = time.perf_counter() - started
         usage = meter_dynamodb()
         results = [measure(case, usage, args.repeats) for case in cases()]
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
     report(results, args, seeding_s)
 

@@ -18,9 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
-from harness import configure
-
-from devstack import dynamodb_local
+from harness import configure, fresh_dynamodb
 
 Item = dict[str, Any]
 
@@ -29,13 +27,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--items", type=int, default=10_000)
     args = parser.parse_args()
-    port = dynamodb_local.free_port()
-    process = dynamodb_local.start(port)
-    try:
-        configure(f"http://127.0.0.1:{port}")
-        run(args.items, f"http://127.0.0.1:{port}")
-    finally:
-        process.terminate()
+    with fresh_dynamodb() as endpoint:
+        configure(endpoint)
+        run(args.items, endpoint)
 
 
 def run(count: int, endpoint: str) -> None:
