@@ -64,6 +64,64 @@ def fresh_dynamodb() -> Iterator[str]:
         process.wait(timeout=60)
 
 
+WARM_UP_ITEMS = 20_000
+
+
+def warm_up(endpoint: str, items: int = WARM_UP_ITEMS) -> None:
+    """Put a cold DynamoDB Local through the requests a stage makes, on a scratch table dropped afterwards.
+
+    A fresh JVM compiles its hot paths while it serves the first requests;
+    warming every stage's engine the same way keeps that compilation out of
+    the timed work, so stages compare like with like. It does not remove the
+    machine's own drift: the same 100,000-item ceiling has taken 68 s in one
+    run and 135 s in another, so compare stages of one run, not runs.
+    """
+    import boto3
+
+    client = boto3.client("dynamodb", endpoint_url=endpoint)
+    table = "warm-up"
+    client.create_table(
+        TableName=table,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    keys = [f"+1555{n:07d}" for n in range(items)]
+    for start in range(0, items, 100):
+        chunk = keys[start : start + 100]
+        client.batch_get_item(RequestItems={table: {"Keys": [{"pk": {"S": k}} for k in chunk], "ConsistentRead": True}})
+        for offset in range(0, len(chunk), 25):
+            puts = [
+                {"PutRequest": {"Item": {"pk": {"S": k}, "name": {"S": "warm"}}}} for k in chunk[offset : offset + 25]
+            ]
+            client.batch_write_item(RequestItems={table: puts})
+        client.transact_write_items(
+            TransactItems=[
+                {"Update": {"TableName": table, "Key": {"pk": {"S": chunk[0]}}, "UpdateExpression": "SET n = :n",
+                            "ExpressionAttributeValues": {":n": {"N": str(start)}}}}
+            ]
+        )  # fmt: skip
+    client.delete_table(TableName=table)
+
+
+def engine_cpu_seconds() -> float:
+    """CPU seconds used so far by the DynamoDB Local JVMs this process started (0 where /proc is not available).
+
+    DynamoDB Local runs on the same CPUs as the benchmark: how much work a
+    stage made it do explains figures that wall time alone does not.
+    """
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        command, fields = text[text.index("(") + 1 : text.rindex(")")], text[text.rindex(")") + 2 :].split()
+        if command == "java" and int(fields[1]) == os.getpid():
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
 def start_moto() -> tuple[Any, str]:
     """moto's server for S3/SQS on a free local port, started: the server (to stop) and its endpoint."""
     import logging

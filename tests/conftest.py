@@ -277,15 +277,16 @@ def team(client: Client, business: dict[str, Any]) -> Team:
 
 @pytest.fixture
 def dynamodb_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The name of every DynamoDB operation the code under test calls, in order."""
-    from pynamodb.connection.base import Connection
+    """The name of every DynamoDB operation the code under test sends, in order, through PynamoDB or not."""
+    from botocore.client import BaseClient
 
     calls: list[str] = []
-    original = Connection._make_api_call
+    original = BaseClient._make_api_call
 
-    def recording(self: Connection, operation_name: str, operation_kwargs: dict, *args: Any, **kwargs: Any) -> Any:
-        calls.append(operation_name)
-        return original(self, operation_name, operation_kwargs, *args, **kwargs)
+    def recording(self: BaseClient, operation_name: str, api_params: dict) -> Any:
+        if self.meta.service_model.service_name == "dynamodb":
+            calls.append(operation_name)
+        return original(self, operation_name, api_params)
 
-    monkeypatch.setattr(Connection, "_make_api_call", recording)
+    monkeypatch.setattr(BaseClient, "_make_api_call", recording)
     return calls

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import sys
 import urllib.request
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -192,6 +193,54 @@ def test_a_run_that_dies_before_checking_opt_out_marks_checks_them_when_it_resum
     assert imports.run(job.id, imports.Budget.seconds(60)) == "done"
     assert counts(imports.get_job(job.id))["created"] == 2
     assert Contact.get("+15125550102").opt_status == "opted_out", "the resumed step checked the marks it had missed"
+
+
+def test_marks_are_read_only_for_new_contacts_in_the_shard_an_opt_out_moved(client, bucket, monkeypatch):
+    """Every opt-out moves the epoch counter of its number's last digit; a step no opt-out raced reads no marks."""
+    original_plan, original_marked = import_steps.plan_contacts, optouts.marked
+    checked: list[list[str]] = []
+    race = {"on": False}
+
+    def plan_then_maybe_opt_out(job, step):
+        plan = original_plan(job, step)
+        if race["on"]:
+            optouts.opt_out("+15125559992", optouts.Scope(), source="keyword", actor="+15125559992")
+        return plan
+
+    def recording(numbers):
+        if numbers:
+            checked.append(sorted(numbers))
+        return original_marked(numbers)
+
+    monkeypatch.setattr(import_steps, "plan_contacts", plan_then_maybe_opt_out)
+    monkeypatch.setattr(optouts, "marked", recording)
+    quiet = drop(client, bucket, "imports/contacts/quiet.csv", (HEADER + "5125550201,Ann,,,\n").encode())
+    assert quiet["created"] == 1 and checked == [], "no opt-out happened, so no mark was read"
+
+    race["on"] = True
+    rows = [f"51255501{n:02d},Name{n},,," for n in range(20)]
+    job = drop(client, bucket, "imports/contacts/shards.csv", (HEADER + "\n".join(rows) + "\n").encode())
+    assert job["created"] == 20
+    assert checked == [["+15125550102", "+15125550112"]], "only the new contacts whose last digit the opt-out moved"
+    assert Contact.get("+15125550102").opt_status == "opted_in", "their marks showed no opt-out of their own"
+
+
+def test_a_run_hands_the_gil_over_every_millisecond_and_puts_the_interval_back(client, bucket, monkeypatch):
+    """The writer thread waits on DynamoDB; a short switch interval lets it back in as soon as an answer arrives."""
+    before = sys.getswitchinterval()
+    during: list[float] = []
+    original = import_steps.write_contacts
+
+    def recording(job, step, plan):
+        during.append(sys.getswitchinterval())
+        return original(job, step, plan)
+
+    monkeypatch.setattr(import_steps, "write_contacts", recording)
+    job = drop(client, bucket, "imports/contacts/handover.csv", (HEADER + "5125550301,Ann,,,\n").encode())
+
+    assert job["created"] == 1
+    assert during == [pytest.approx(imports.HANDOVER_SECONDS)]
+    assert sys.getswitchinterval() == pytest.approx(before)
 
 
 def test_a_run_that_dies_after_writing_a_step_resumes_to_the_same_counts(client, bucket, monkeypatch):

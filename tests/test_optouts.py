@@ -2,12 +2,13 @@
 
 import contextlib
 import json
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chalicelib.models import Contact, OpenConversation
+from chalicelib.models import Contact, OpenConversation, OptOut, OptOutMark
 from chalicelib.services import agent_messages, campaigns, conversations, inbound, optouts
 from chalicelib.services.keywords import OPT_IN_WORDS, OPT_OUT_WORDS, classify
 from chalicelib.services.outbound import Outgoing, Purpose, SendRefused, check_all, send, send_each
@@ -202,3 +203,15 @@ def test_property_no_message_reaches_an_opted_out_number(business, spy, actions)
         else:
             assert sent == []
         assert (Contact.get(number).opt_status == "opted_out") == opted_out
+
+
+def test_opt_outs_racing_on_one_epoch_counter_all_land():
+    """Opt-outs of numbers with the same last digit share an epoch counter; concurrent ones all commit and count."""
+    numbers = [f"+151255501{n}7" for n in range(8)]
+    with ThreadPoolExecutor(len(numbers)) as pool:
+        changed = list(pool.map(lambda n: optouts.opt_out(n, optouts.Scope(), source="keyword", actor=n), numbers))
+
+    assert changed == [True] * len(numbers)
+    assert {record.number for record in OptOut.batch_get([(n, "company") for n in numbers])} == set(numbers)
+    assert OptOutMark.get("epoch#7").changes == len(numbers)
+    assert optouts.epochs() == {"epoch#7": len(numbers)}

@@ -7,7 +7,7 @@ the same transaction, so the history can never disagree with the store.
 
 from __future__ import annotations
 
-from pynamodb.attributes import BooleanAttribute, UnicodeAttribute, UTCDateTimeAttribute
+from pynamodb.attributes import BooleanAttribute, NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
@@ -59,15 +59,29 @@ class OptOutHistory(Model):
 
 
 class OptOutMark(Model):
-    """Exists once a number has had any opt-out or opt-in recorded, in any scope.
+    """What a bulk import checks so that a contact it writes without a condition never hides an opt-out.
 
-    One item per number at a known key, so a bulk import that writes contacts
-    without conditions can tell, with one BatchGetItem per hundred numbers,
-    which of the contacts it just created may have had an opt-out view that
-    its write replaced (see services/imports.py).
+    Two kinds of item, both written in every opt-out change's transaction:
+    - at the number's key, a mark that the number has had an opt-out or
+      opt-in recorded, in any scope;
+    - at `epoch_key(number)`, one of EPOCH_SHARDS counters of such changes.
+    An import reads the counters before it plans a step and again after
+    writing it; only when one moved does it read the marks of the step's new
+    contacts in that shard (see services/import_steps.py). Ten counters, not
+    one, so that opt-outs arriving together rarely meet on the same item.
     """
 
     Meta = table_meta("OPTOUT_MARKS_TABLE")
 
     number = UnicodeAttribute(hash_key=True)
-    at = UTCDateTimeAttribute()
+    at = UTCDateTimeAttribute(null=True)
+    changes = NumberAttribute(null=True)
+
+
+EPOCH_SHARDS = 10
+EPOCH_KEYS = tuple(f"epoch#{digit}" for digit in range(EPOCH_SHARDS))
+
+
+def epoch_key(number: str) -> str:
+    """The counter a number's opt-out changes move: by its last digit, which spreads numbers evenly."""
+    return f"epoch#{number[-1]}"

@@ -10,7 +10,8 @@ import functools
 import random
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 from pynamodb.connection import Connection
 from pynamodb.exceptions import PynamoDBException, TransactWriteError
@@ -61,25 +62,33 @@ def write_transaction(build: Callable[[TransactWrite], None]) -> list[int]:
     raise AssertionError("unreachable")
 
 
-def batch_save(items: Sequence[Model]) -> None:
-    """Put `items` with BatchWriteItem, 25 a request, retrying unprocessed items with backoff.
+PutRequest = tuple[str, dict[str, Any]]
+"""A table's name and an item serialized for it, built ahead of the write that sends it."""
 
-    PynamoDB's own batch writer retries unprocessed items at once, with no
-    pause, which is what a throttled table should not get.
+
+def put_requests(items: Iterable[Model]) -> list[PutRequest]:
+    """Serialize `items` for `batch_put`; done apart from the write, so a pipelined writer only writes."""
+    return [(type(item).Meta.table_name, item.serialize()) for item in items]
+
+
+def batch_put(requests: Sequence[PutRequest]) -> None:
+    """Put items with BatchWriteItem, 25 a request whatever their tables, retrying unprocessed items with backoff.
+
+    PynamoDB's own batch writer takes one table and retries unprocessed items
+    at once, with no pause, which is what a throttled table should not get.
     """
-    for start in range(0, len(items), BATCH_WRITE_ITEMS):
-        chunk = items[start : start + BATCH_WRITE_ITEMS]
-        connection = type(chunk[0])._get_connection()
-        pending = [item.serialize() for item in chunk]
+    client = _connection(aws_region()).client
+    for start in range(0, len(requests), BATCH_WRITE_ITEMS):
+        pending: dict[str, list[dict[str, Any]]] = {}
+        for table, item in requests[start : start + BATCH_WRITE_ITEMS]:
+            pending.setdefault(table, []).append({"PutRequest": {"Item": item}})
         for attempt in range(ATTEMPTS):
-            response = connection.batch_write_item(put_items=pending) or {}
-            unprocessed = response.get("UnprocessedItems", {}).get(connection.table_name, [])
-            pending = [request["PutRequest"]["Item"] for request in unprocessed]
+            pending = client.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
             if not pending:
                 break
             backoff(attempt, 0.05)
         else:
-            raise RuntimeError(f"{len(pending)} items of {connection.table_name} stayed unprocessed")
+            raise RuntimeError(f"{sum(map(len, pending.values()))} items stayed unprocessed in {sorted(pending)}")
 
 
 @functools.cache

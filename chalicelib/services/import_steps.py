@@ -15,9 +15,11 @@ contacts that exist with TransactWriteItems conditioned on the version read,
 so an edit or an opt-out landing meanwhile is never overwritten. A new
 contact's write carries no condition, so it could replace a contact that
 someone created between the read and the write; the only such write that
-matters is an opt-out's view of the contact, and every opt-out leaves a mark
-(`OptOutMark`), so after writing, one BatchGetItem per hundred new contacts
-finds the marked ones and their view is restored from the opt-out store.
+matters is an opt-out's view of the contact. Every opt-out change moves one
+of ten epoch counters (`OptOutMark`), read before the step is planned and
+again after it is written: where one moved, the marks of the step's new
+contacts in that shard are read and a marked contact's view is restored from
+the opt-out store. A step no opt-out raced costs two small reads.
 
 Opt-out lists are written in transactions: each opt-out is four items
 (store, history, mark, contact view) that must land together.
@@ -37,7 +39,16 @@ from chalicelib.bulk.csv_stream import Row, UnreadableFile
 from chalicelib.errors import Conflict
 from chalicelib.models import Contact, ImportJob, ImportRejection, OptOut
 from chalicelib.models.imports import COUNTS
-from chalicelib.models.writes import ATTEMPTS, backoff, batch_save, condition_failed, write_transaction
+from chalicelib.models.optouts import EPOCH_SHARDS, epoch_key
+from chalicelib.models.writes import (
+    ATTEMPTS,
+    PutRequest,
+    backoff,
+    batch_put,
+    condition_failed,
+    put_requests,
+    write_transaction,
+)
 from chalicelib.services import group_members, groups, optouts
 
 
@@ -49,10 +60,10 @@ TRANSACTION_ITEMS = 100
 """DynamoDB's limit for one TransactWriteItems."""
 CONTACT_STEP_NUMBERS = 500
 """Numbers per contact step: the job's record is written once a step, so a step is several batches."""
-OPTOUT_STEP_ITEMS = TRANSACTION_ITEMS - 1
-"""An opt-out step is one transaction: its opt-outs and rejected rows, and the job's own update."""
+OPTOUT_STEP_ITEMS = TRANSACTION_ITEMS - 1 - EPOCH_SHARDS
+"""An opt-out step is one transaction: its opt-outs, their epoch counters, its rejected rows and the job's update."""
 OPTOUT_WEIGHT = 4
-"""Items per opt-out: store, history, mark and the contact's view."""
+"""Items per opt-out: store, history, mark and the contact's view (its epoch counter is shared)."""
 
 Writer = Callable[[TransactWrite], None]
 RowParser = Callable[[list[str]], tuple[str, ContactRow | None]]
@@ -150,8 +161,12 @@ class Stamp:
 @dataclass
 class ContactPlan:
     counts: dict[str, int]
-    created: list[Contact] = field(default_factory=list)
-    """Contacts that did not exist: written without a condition, then checked for opt-out marks."""
+    epochs: dict[str, int]
+    """The opt-out epoch counters as they were before the step's contacts were read."""
+    puts: list[PutRequest] = field(default_factory=list)
+    """The contacts that did not exist and the rejected rows, serialized: written without a condition."""
+    created: list[str] = field(default_factory=list)
+    """The numbers of the contacts that did not exist: checked against the epochs after the write."""
     changed: list[Contact] = field(default_factory=list)
     """Contacts that exist: written in transactions conditioned on the version read."""
     recreated: list[str] = field(default_factory=list)
@@ -161,8 +176,9 @@ class ContactPlan:
 
 
 def plan_contacts(job: ImportJob, step: Step) -> ContactPlan:
+    plan = ContactPlan(step.counts(), optouts.epochs())
     existing = _read_contacts(list(step.changes))
-    plan = ContactPlan(step.counts())
+    created: list[Contact] = []
     now = datetime.now(UTC)
     for number, changes in step.changes.items():
         assert changes is not None
@@ -178,23 +194,31 @@ def plan_contacts(job: ImportJob, step: Step) -> ContactPlan:
         contact, outcome = _apply(contact, number, changes, job.id, now)
         contact.import_stamp = str(Stamp(job.id, step.start_offset, outcome))
         plan.counts[outcome] += 1
-        (plan.created if outcome == "created" else plan.changed).append(contact)
+        (created if outcome == "created" else plan.changed).append(contact)
+    for contact in created:
+        contact.version = 1  # what a conditional save of a new contact would have stored
+    plan.puts = put_requests([*step.rejections, *created])
+    plan.created = [contact.number for contact in created]
     return plan
 
 
 def write_contacts(job: ImportJob, step: Step, plan: ContactPlan) -> bool:
     """Write a planned contact step and move the job on; False when another run has taken the job over."""
-    batch_save(step.rejections)
-    for contact in plan.created:
-        contact.version = 1  # what a conditional save of a new contact would have stored
-    batch_save(plan.created)
+    batch_put(plan.puts)
     for start in range(0, len(plan.changed), TRANSACTION_ITEMS):
         _write_changed(job, step, plan.changed[start : start + TRANSACTION_ITEMS])
-    for number in optouts.marked([contact.number for contact in plan.created] + plan.recreated):
+    for number in optouts.marked(_unchecked(plan)):
         optouts.restore_view(number)
     for name, numbers in plan.memberships.items():
         group_members.add(_static_group(name), numbers)
     return _move_job(job, step, plan.counts)
+
+
+def _unchecked(plan: ContactPlan) -> list[str]:
+    """The new contacts an opt-out may have raced: in a shard whose epoch moved, or created by a run that stopped."""
+    now = optouts.epochs()
+    moved = {key for key in now.keys() | plan.epochs.keys() if now.get(key) != plan.epochs.get(key)}
+    return [number for number in plan.created if epoch_key(number) in moved] + plan.recreated
 
 
 def _static_group(name: str) -> str:
@@ -289,6 +313,8 @@ def _changes_anything(contact: Contact, changes: ContactRow) -> bool:
 class OptOutPlan:
     counts: dict[str, int]
     writers: list[Writer] = field(default_factory=list)
+    numbers: list[str] = field(default_factory=list)
+    """The numbers opted out: their epoch counters move in the same transaction."""
 
 
 def plan_optouts(job: ImportJob, step: Step) -> OptOutPlan:
@@ -305,6 +331,7 @@ def plan_optouts(job: ImportJob, step: Step) -> OptOutPlan:
             plan.counts["created"] += 1
             actor = job.created_by or "import"
             plan.writers.append(optouts.opt_out_writes(number, scope, "import", actor, reason, now))
+            plan.numbers.append(number)
         elif record.reason == reason:
             plan.counts["duplicates"] += 1
         else:
@@ -334,6 +361,7 @@ def _optout_transaction(job_id: str, step: Step, plan: OptOutPlan) -> Writer:
     def write(tx: TransactWrite) -> None:
         for writer in plan.writers:
             writer(tx)
+        optouts.epoch_writes(plan.numbers)(tx)
         for rejection in step.rejections:
             tx.save(rejection)
         tx.update(ImportJob(job_id), actions=_job_actions(step, plan.counts), condition=_job_at(step))

@@ -8,7 +8,7 @@ place and false in another, whoever races whom.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -19,7 +19,7 @@ from pynamodb.transactions import TransactWrite
 from chalicelib.errors import ValidationFailed
 from chalicelib.models import Contact, OptOut, OptOutHistory, OptOutMark
 from chalicelib.models.contacts import sort_key
-from chalicelib.models.optouts import COMPANY, campaign_scope
+from chalicelib.models.optouts import COMPANY, EPOCH_KEYS, campaign_scope, epoch_key
 from chalicelib.models.writes import ATTEMPTS, backoff, condition_failed, write_transaction
 from chalicelib.phone import mask
 from chalicelib.services.contacts import parse_number, upsert_actions
@@ -27,6 +27,7 @@ from chalicelib.services.paging import Page, decode_cursor, encode_cursor
 from chalicelib.timestamps import iso_z
 
 Source = Literal["keyword", "manual", "import", "carrier"]
+Writer = Callable[[TransactWrite], None]
 
 
 @dataclass(frozen=True)
@@ -46,16 +47,17 @@ class Scope:
 
 def opt_out(number: str, scope: Scope, *, source: Source, actor: str, reason: str | None = None) -> bool:
     """Opt `number` out in `scope`; False when it already was (nothing is written then)."""
-    return not write_transaction(opt_out_writes(number, scope, source, actor, reason, datetime.now(UTC)))
+    writes = opt_out_writes(number, scope, source, actor, reason, datetime.now(UTC))
+    return not write_transaction(together(writes, epoch_writes([number])))
 
 
-def opt_out_writes(
-    number: str, scope: Scope, source: Source, actor: str, reason: str | None, now: datetime
-) -> Callable[[TransactWrite], None]:
-    """The three writes of one opt-out (store, history, contact view), to run alone or inside a larger transaction.
+def opt_out_writes(number: str, scope: Scope, source: Source, actor: str, reason: str | None, now: datetime) -> Writer:
+    """The writes of one opt-out (store, history, mark, contact view), for a transaction that also holds its epoch.
 
     The store's write is conditioned on no opt-out existing yet, so a
-    transaction holding it fails rather than record an opt-out twice.
+    transaction holding it fails rather than record an opt-out twice. The
+    epoch counter is left to the caller (`epoch_writes`), because a
+    transaction of several opt-outs may touch each counter only once.
     """
     record = OptOut(
         number,
@@ -71,7 +73,8 @@ def opt_out_writes(
 
 def opt_in(number: str, scope: Scope, *, source: Source, actor: str, reason: str | None = None) -> bool:
     """Remove the opt-out in `scope`; False when there was none."""
-    return not write_transaction(_writes(number, scope, "opt_in", source, actor, reason, datetime.now(UTC), store=None))
+    writes = _writes(number, scope, "opt_in", source, actor, reason, datetime.now(UTC), store=None)
+    return not write_transaction(together(writes, epoch_writes([number])))
 
 
 def opt_out_numbers(
@@ -99,7 +102,7 @@ def _writes(
     reason: str | None,
     now: datetime,
     store: OptOut | None,
-) -> Callable[[TransactWrite], None]:
+) -> Writer:
     history = OptOutHistory(
         number,
         sort_key(now.isoformat(), uuid.uuid4().hex),
@@ -122,6 +125,30 @@ def _writes(
         tx.update(Contact(number), actions=contact_actions, add_version_condition=False)
 
     return write
+
+
+def epoch_writes(numbers: Iterable[str]) -> Writer:
+    """Move the epoch counter of each shard `numbers` fall in, once: what every opt-out change's transaction holds."""
+    keys = sorted({epoch_key(number) for number in numbers})
+
+    def write(tx: TransactWrite) -> None:
+        for key in keys:
+            tx.update(OptOutMark(key), actions=[OptOutMark.changes.add(1)])
+
+    return write
+
+
+def together(*writers: Writer) -> Writer:
+    def write(tx: TransactWrite) -> None:
+        for writer in writers:
+            writer(tx)
+
+    return write
+
+
+def epochs() -> dict[str, int]:
+    """Every epoch counter now (consistent reads); a shard no opt-out has touched yet is absent."""
+    return {mark.number: int(mark.changes) for mark in OptOutMark.batch_get(list(EPOCH_KEYS), consistent_read=True)}
 
 
 def _contact_actions(number: str, now: datetime, scope: Scope, *, opted_out: bool) -> list[Any]:
