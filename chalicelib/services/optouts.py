@@ -139,6 +139,8 @@ def epoch_writes(numbers: Iterable[str]) -> Writer:
 
 
 def together(*writers: Writer) -> Writer:
+    """Several builders' writes as one transaction: an opt-out change and the epoch counter it moves commit together."""
+
     def write(tx: TransactWrite) -> None:
         for writer in writers:
             writer(tx)
