@@ -261,10 +261,10 @@ def _prompt_handover() -> Iterator[None]:
     The writer spends its time waiting for DynamoDB and the planning thread
     spends its time in Python. Each time an answer arrives the writer needs
     the GIL back, and a busy thread gives it up only every switch interval
-    (5 ms by default), a quarter of a 25-item write on DynamoDB Local:
-    `benchmarks/import.py` went from 70% to 98% of the BatchWriteItem ceiling
-    when the interval was cut to 1 ms. The setting is the process's, so it
-    is put back when the run ends.
+    (5 ms by default), a quarter of a 25-item write on DynamoDB Local. Next
+    to a busy thread, 20,000 BatchWriteItem puts ran at 555-744 items/s with
+    5 ms and 708-1,009 with 1 ms (about 1,000-1,500 alone). The setting is
+    the process's, so it is put back when the run ends.
     """
     previous = sys.getswitchinterval()
     sys.setswitchinterval(HANDOVER_SECONDS)
