@@ -26,6 +26,9 @@ def condition_failed(error: PynamoDBException) -> bool:
     return error.cause_response_code == "ConditionalCheckFailedException"
 
 
+Writer = Callable[[TransactWrite], None]
+"""Adds its writes to a transaction: builders compose, so several changes can commit as one."""
+
 ATTEMPTS = 8
 BATCH_WRITE_ITEMS = 25
 
@@ -35,7 +38,7 @@ def backoff(attempt: int, base_seconds: float = 0.01) -> None:
     time.sleep(random.uniform(0, base_seconds * 2**attempt))
 
 
-def write_transaction(build: Callable[[TransactWrite], None]) -> list[int]:
+def write_transaction(build: Writer) -> list[int]:
     """Run the transaction `build` describes; the positions whose condition failed (empty: written).
 
     DynamoDB cancels a transaction outright when another one holds one of its

@@ -14,7 +14,7 @@ never clears an opt-out: only the person can, by texting a keyword or START.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,7 +25,7 @@ from chalicelib.errors import Conflict, NotFound, ValidationFailed
 from chalicelib.ids import new_id
 from chalicelib.models import Campaign, CampaignKeyword, Contact, Subscription
 from chalicelib.models.business_numbers import ACCOUNT
-from chalicelib.models.writes import backoff, condition_failed, write_transaction
+from chalicelib.models.writes import Writer, backoff, condition_failed, write_transaction
 from chalicelib.services import business_numbers, optouts
 from chalicelib.services.contacts import parse_number
 from chalicelib.services.keywords import HELP_WORDS, OPT_IN_WORDS, OPT_OUT_WORDS, normalize
@@ -99,7 +99,7 @@ def update(campaign_id: str, changes: Mapping[str, Any]) -> dict[str, Any]:
     raise Conflict("the campaign kept changing while it was updated; try again", field="id")
 
 
-def _move(before: Campaign, after: Campaign, released: set[str] | None) -> Callable[[TransactWrite], None]:
+def _move(before: Campaign, after: Campaign, released: set[str] | None) -> Writer:
     """The transaction of an update: drop keywords no longer held, take new ones, write the campaign."""
     dropped = _owned(before) if released is None else released
     taken = _owned(after) - (set() if released is None else _owned(before))

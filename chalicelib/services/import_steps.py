@@ -43,6 +43,7 @@ from chalicelib.models.optouts import EPOCH_SHARDS, epoch_key
 from chalicelib.models.writes import (
     ATTEMPTS,
     PutRequest,
+    Writer,
     backoff,
     batch_put,
     condition_failed,
@@ -65,7 +66,6 @@ OPTOUT_STEP_ITEMS = TRANSACTION_ITEMS - 1 - EPOCH_SHARDS
 OPTOUT_WEIGHT = 4
 """Items per opt-out: store, history, mark and the contact's view (its epoch counter is shared)."""
 
-Writer = Callable[[TransactWrite], None]
 RowParser = Callable[[list[str]], tuple[str, ContactRow | None]]
 """A row's cells -> its number and, for contacts, the changes it asks for (raises RowRejected)."""
 

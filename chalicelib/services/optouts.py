@@ -8,7 +8,7 @@ place and false in another, whoever races whom.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -20,14 +20,13 @@ from chalicelib.errors import ValidationFailed
 from chalicelib.models import Contact, OptOut, OptOutHistory, OptOutMark
 from chalicelib.models.contacts import sort_key
 from chalicelib.models.optouts import COMPANY, EPOCH_KEYS, campaign_scope, epoch_key
-from chalicelib.models.writes import ATTEMPTS, backoff, condition_failed, write_transaction
+from chalicelib.models.writes import ATTEMPTS, Writer, backoff, condition_failed, write_transaction
 from chalicelib.phone import mask
 from chalicelib.services.contacts import parse_number, upsert_actions
 from chalicelib.services.paging import Page, decode_cursor, encode_cursor
 from chalicelib.timestamps import iso_z
 
 Source = Literal["keyword", "manual", "import", "carrier"]
-Writer = Callable[[TransactWrite], None]
 
 
 @dataclass(frozen=True)
@@ -47,8 +46,7 @@ class Scope:
 
 def opt_out(number: str, scope: Scope, *, source: Source, actor: str, reason: str | None = None) -> bool:
     """Opt `number` out in `scope`; False when it already was (nothing is written then)."""
-    writes = opt_out_writes(number, scope, source, actor, reason, datetime.now(UTC))
-    return not write_transaction(together(writes, epoch_writes([number])))
+    return _commit(number, opt_out_writes(number, scope, source, actor, reason, datetime.now(UTC)))
 
 
 def opt_out_writes(number: str, scope: Scope, source: Source, actor: str, reason: str | None, now: datetime) -> Writer:
@@ -73,8 +71,7 @@ def opt_out_writes(number: str, scope: Scope, source: Source, actor: str, reason
 
 def opt_in(number: str, scope: Scope, *, source: Source, actor: str, reason: str | None = None) -> bool:
     """Remove the opt-out in `scope`; False when there was none."""
-    writes = _writes(number, scope, "opt_in", source, actor, reason, datetime.now(UTC), store=None)
-    return not write_transaction(together(writes, epoch_writes([number])))
+    return _commit(number, _writes(number, scope, "opt_in", source, actor, reason, datetime.now(UTC), store=None))
 
 
 def opt_out_numbers(
@@ -138,14 +135,14 @@ def epoch_writes(numbers: Iterable[str]) -> Writer:
     return write
 
 
-def together(*writers: Writer) -> Writer:
-    """Several builders' writes as one transaction: an opt-out change and the epoch counter it moves commit together."""
+def _commit(number: str, writes: Writer) -> bool:
+    """One opt-out change and the epoch counter it moves, as one transaction; False when its condition failed."""
 
     def write(tx: TransactWrite) -> None:
-        for writer in writers:
-            writer(tx)
+        writes(tx)
+        epoch_writes([number])(tx)
 
-    return write
+    return not write_transaction(write)
 
 
 def epochs() -> dict[str, int]:
