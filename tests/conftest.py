@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from chalice.local import LocalChalice
 from chalice.test import Client
 
 from chalicelib.transport.base import OutboundSms, SendReceipt
@@ -153,8 +154,16 @@ def clean_tables(dynamodb: str) -> Iterator[None]:
 
 @pytest.fixture(scope="session")
 def app() -> Any:
+    """The app as `chalice local` serves it: each thread has its own current request.
+
+    Chalice keeps the request being handled on the app object. Lambda runs one
+    request per environment and `chalice local` makes it thread-local, but the
+    test client does neither, so the tests that race requests on threads would
+    let one request's handler read another's caller.
+    """
     from app import app as chalice_app
 
+    chalice_app.__class__ = LocalChalice
     return chalice_app
 
 
