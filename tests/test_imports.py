@@ -144,6 +144,35 @@ def test_new_contacts_go_in_batches_and_known_ones_in_conditional_transactions(c
     assert (kept.first_name, kept.last_name, kept.city) == ("Kept", "Lee", "Austin")
 
 
+def test_items_a_batch_write_hands_back_unprocessed_are_sent_again_until_they_land(client, bucket, monkeypatch):
+    """DynamoDB under throttling writes part of a BatchWriteItem and returns the rest as UnprocessedItems."""
+    from botocore.client import BaseClient
+
+    original = BaseClient._make_api_call
+    calls: list[int] = []
+
+    def throttled(self: BaseClient, operation_name: str, api_params: dict) -> Any:
+        if operation_name != "BatchWriteItem":
+            return original(self, operation_name, api_params)
+        requests = api_params["RequestItems"]
+        calls.append(sum(map(len, requests.values())))
+        if len(calls) > 3:
+            return original(self, operation_name, api_params)
+        sent = {table: items[:-5] for table, items in requests.items() if items[:-5]}
+        answer = original(self, operation_name, {**api_params, "RequestItems": sent}) if sent else {}
+        return {**answer, "UnprocessedItems": {table: items[-5:] for table, items in requests.items()}}
+
+    monkeypatch.setattr(BaseClient, "_make_api_call", throttled)
+    rows = [f"51255{n:05d},Name{n},,," for n in range(60)]
+    job = drop(client, bucket, "imports/contacts/throttled.csv", (HEADER + "\n".join(rows) + "\n").encode())
+
+    assert counts(job)["created"] == 60
+    assert len(calls) == 6, "3 requests of up to 25, and one more for each of the 3 that handed 5 items back"
+    assert sorted(calls).count(5) >= 3, "a retry sends only the items handed back"
+    numbers = [f"+151255{n:05d}" for n in range(60)]
+    assert sorted(c.first_name for c in Contact.batch_get(numbers)) == sorted(f"Name{n}" for n in range(60))
+
+
 def test_an_opt_out_landing_between_the_read_and_the_batch_write_is_kept(client, bucket, monkeypatch):
     """A new contact's write has no condition; an opt-out that slipped in before it is restored from the store."""
     original = import_steps.plan_contacts
