@@ -14,27 +14,33 @@ engine in the same state.
   queue is empty. The test client's Lambda context has 3 s left, which leaves
   a negative budget after the handler's 30 s margin (one step per run), so
   `Budget.from_lambda` is patched to the budget a deployed worker gets
-  (`--budget`, the 300 s worker timeout minus the margin). Timed from the
-  first delivery to the empty queue: job creation, every run and the results
+  (`--budget`, the 300 s worker timeout minus the margin). Timed: every
+  handler run and the queue read after it, from job creation to the results
   (summary and rejected.csv) written at the end; the upload is not timed.
 - ceiling: raw BatchWriteItem (25 items a request) of the Contact items the
-  import creates, built by the model (same index keys) in chunks of
-  CHUNK_ITEMS before each chunk's writes are timed; one writer. For context,
-  on the small file only: the same with `--threads` writers.
+  import creates, built by the model (same index keys) before each slice's
+  writes are timed; one writer.
 - ceiling with reads: the same writes while another thread reads every
   number first (BatchGetItem, 100 keys a request, consistent), which an
   upsert cannot skip: it must know whether each contact exists. DynamoDB
-  Local serves one request at a time and a key read costs it about 0.2 ms
-  against about 0.5 ms for a written contact, so this is the fastest any
-  upsert of the file can go on this engine.
+  Local serves about one request at a time and a key read costs it about
+  0.2 ms against about 0.5 ms for a written contact, so this is about the
+  fastest any upsert of the file can go on this engine.
 - parse: the file read from disk in the handler's chunk size, `open_csv` and
   `parse_contact_row` on every row, no writes.
+
+The three writing stages run side by side, each in its own process with its
+own DynamoDB Local, and take turns: after each import run (a Lambda run of
+the budget), each ceiling writes the rows that run read, then the next run
+starts. Only one stage works at a time, and the machine's drift (the same
+ceiling has taken 68 s in one run of this script and 135 s in another) falls
+on all three alike instead of on whichever ran in a slow minute.
 
 rows/s is always the file's data rows divided by the stage's seconds, so the
 ceiling's figure is how fast the file would go if writing its unique contacts
 were the only cost, and "% ceiling" compares like with like.
 
-    .venv/bin/python benchmarks/import.py [--rows 1000000] [--small 100000] [--skip-large] [--threads 4]
+    .venv/bin/python benchmarks/import.py [--rows 1000000] [--small 100000] [--skip-large] [--budget 270]
     .venv/bin/python benchmarks/import.py --profile 20000    # cProfile of the import alone
 """
 
@@ -52,6 +58,7 @@ import tempfile
 import time
 import unicodedata
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -64,13 +71,6 @@ INVALID_SHARE = 0.02
 DUPLICATE_SHARE = 0.01
 WORKER_BUDGET = 270.0
 """A deployed import worker's run: the 300 s queue-consumer timeout less `Budget.from_lambda`'s 30 s margin."""
-CHUNK_ITEMS = 250_000
-"""Ceiling items built (untimed) before each timed burst of writes: bounds its memory (about 1.3 GB).
-
-Large on purpose: while a chunk is built DynamoDB Local idles and catches up
-on its own work (garbage collection, compilation), which flattered the
-ceiling by about 5% when chunks were 20,000 items.
-"""
 IMPORT_TARGET = 0.80
 READS_CEILING = "ceiling with reads, 1 writer"
 RSS_TARGET = 1.2
@@ -299,7 +299,28 @@ def time_aws_calls() -> dict[str, list[float]]:
     return calls
 
 
-def stage_parse(spec: dict[str, Any]) -> dict[str, Any]:
+class Channel:
+    """A stage's side of its turns: commands from the parent on stdin, answers on a pipe of their own.
+
+    Not stdout: the handler under test logs there.
+    """
+
+    def __init__(self, reply_fd: int | None) -> None:
+        self._answers = os.fdopen(reply_fd, "w") if reply_fd is not None else None
+
+    def commands(self) -> Iterator[dict[str, Any]]:
+        """Tell the parent this stage is set up, then each command until the parent closes stdin."""
+        self.answer({"ready": True})
+        for line in sys.stdin:
+            yield json.loads(line)
+
+    def answer(self, payload: dict[str, Any]) -> None:
+        assert self._answers is not None, "a one-shot stage takes no commands"
+        self._answers.write(json.dumps(payload) + "\n")
+        self._answers.flush()
+
+
+def stage_parse(spec: dict[str, Any], channel: Channel) -> dict[str, Any]:
     """Read and validate every row as the import does, writing nothing: what reading the file costs by itself."""
     from chalicelib.bulk.contact_rows import RowRejected, parse_contact_row
     from chalicelib.bulk.csv_stream import open_csv
@@ -326,23 +347,23 @@ def stage_parse(spec: dict[str, Any]) -> dict[str, Any]:
     return {"rows": rows, "items": 0, "rejected": rejected, "seconds": seconds, "start_rss_mb": start_rss}
 
 
-def stage_ceiling(spec: dict[str, Any]) -> dict[str, Any]:
+def stage_ceiling(spec: dict[str, Any], channel: Channel) -> dict[str, Any]:
     """The ceiling: BatchWriteItem, 25 items a request, of the Contact items the import would create.
 
-    The items are built beforehand, a chunk at a time; only the writes are timed.
+    Each command names the row the import has read up to; the items of the
+    rows since the last command are built, untimed, then written, timed.
     """
     from concurrent.futures import ThreadPoolExecutor
     from datetime import UTC, datetime
+    from itertools import islice
 
     import boto3
-    from botocore.config import Config
 
     from chalicelib.models import Contact
 
-    threads = spec["threads"]
-    reads = spec.get("reads", False)
+    reads = spec["reads"]
     per_request = 25
-    client = boto3.client("dynamodb", config=Config(max_pool_connections=max(10, threads)))
+    client = boto3.client("dynamodb")
     table = Contact.Meta.table_name
 
     def write(items: list[dict[str, Any]]) -> int:
@@ -360,12 +381,11 @@ def stage_ceiling(spec: dict[str, Any]) -> dict[str, Any]:
                 request = {table: {"Keys": keys, "ConsistentRead": True}}
                 keys = client.batch_get_item(RequestItems=request).get("UnprocessedKeys", {}).get(table, {}).get("Keys")
 
-    def chunks() -> Iterator[list[list[dict[str, Any]]]]:
-        """CHUNK_ITEMS items at a time, grouped a request each, serialized by the model as the import's writes are."""
-        chunk: list[list[dict[str, Any]]] = []
-        group: list[dict[str, Any]] = []
+    def built(rows: Iterator[Record]) -> list[list[dict[str, Any]]]:
+        """The items of the new numbers among `rows`, serialized by the model as the import's are, 25 a group."""
         now = datetime.now(UTC)
-        for record in records(spec["rows"], spec["seed"]):
+        items = []
+        for record in rows:
             if not record.first:
                 continue
             _, first, last, email, city, state, zip_code = record.cells
@@ -376,36 +396,35 @@ def stage_ceiling(spec: dict[str, Any]) -> dict[str, Any]:
                     setattr(contact, name, value)
             if state:
                 contact.state, contact.zip = state, zip_code
-            group.append(contact.serialize())
-            if len(group) == per_request:
-                chunk.append(group)
-                group = []
-                if len(chunk) * per_request >= CHUNK_ITEMS:
-                    yield chunk
-                    chunk = []
-        if group:
-            chunk.append(group)
-        if chunk:
-            yield chunk
+            items.append(contact.serialize())
+        return [items[start : start + per_request] for start in range(0, len(items), per_request)]
 
+    file = records(spec["rows"], spec["seed"])
     start_rss = peak_rss_mb()
     seconds = 0.0
-    items = requests = 0
-    with ThreadPoolExecutor(threads + reads) as pool:
-        for chunk in chunks():
+    items = requests = done = 0
+    with ThreadPoolExecutor(1) as reader:
+        for command in channel.commands():
+            groups = built(islice(file, command["rows_to"] - done))
+            done = command["rows_to"]
             started = time.perf_counter()
-            numbers = [item["number"]["S"] for group in chunk for item in group]
-            reading = pool.submit(read, numbers) if reads else None
-            requests += sum(map(write, chunk) if threads == 1 else pool.map(write, chunk))
+            numbers = [item["number"]["S"] for group in groups for item in group]
+            reading = reader.submit(read, numbers) if reads else None
+            requests += sum(map(write, groups))
             if reading is not None:
                 reading.result()
-            seconds += time.perf_counter() - started
-            items += sum(len(group) for group in chunk)
-    return {"rows": spec["rows"], "items": items, "requests": requests, "seconds": seconds, "start_rss_mb": start_rss}
+            elapsed = time.perf_counter() - started
+            seconds += elapsed
+            items += len(numbers)
+            channel.answer({"seconds": elapsed})
+    return {"rows": done, "items": items, "requests": requests, "seconds": seconds, "start_rss_mb": start_rss}
 
 
-def stage_import(spec: dict[str, Any]) -> dict[str, Any]:
-    """The file's S3 notification through the real handler, then every resume message, until the queue is empty."""
+def stage_import(spec: dict[str, Any], channel: Channel) -> dict[str, Any]:
+    """The file's S3 notification through the real handler, then every resume message, until the queue is empty.
+
+    One handler run a command; the answer says how many rows the job has read so far and whether it is done.
+    """
     import boto3
     from chalice.test import Client
 
@@ -452,6 +471,15 @@ def stage_import(spec: dict[str, Any]) -> dict[str, Any]:
             memory.append([f"run {sum(1 for m in memory if m[0].startswith('run')) + 1}", rss_mb(), peak_rss_mb()])
 
         calls = time_aws_calls()
+
+        def rows_read() -> int:
+            """The job's rows so far: the benchmark's own request, left out of the import's."""
+            counted = {name: list(entry) for name, entry in calls.items()}
+            (job,) = ImportJob.scan()
+            calls.clear()
+            calls.update(counted)
+            return int(job.rows or 0)
+
         profiler = None
         if spec.get("profile"):
             import cProfile
@@ -459,11 +487,17 @@ def stage_import(spec: dict[str, Any]) -> dict[str, Any]:
             profiler = cProfile.Profile()
             profiler.enable()
         start_rss = peak_rss_mb()
-        started = time.perf_counter()
-        deliver([json.dumps({"Records": [record]})])
-        while pending := drain():
+        seconds = 0.0
+        pending = [json.dumps({"Records": [record]})]
+        for _ in channel.commands():
+            started = time.perf_counter()
             deliver(pending)
-        seconds = time.perf_counter() - started
+            pending = drain()
+            elapsed = time.perf_counter() - started
+            seconds += elapsed
+            channel.answer({"seconds": elapsed, "rows": rows_read(), "done": not pending})
+            if not pending:
+                break
         peak = peak_rss_mb()
         if profiler is not None:
             profiler.disable()
@@ -500,7 +534,7 @@ def profile_report(profiler: Any) -> str:
     return out.getvalue()
 
 
-def stage_tables(spec: dict[str, Any]) -> dict[str, Any]:
+def stage_tables(spec: dict[str, Any], channel: Channel) -> dict[str, Any]:
     """Create the tables and warm the engine up (`harness.warm_up`), in a process of its own, which is not measured.
 
     PynamoDB builds a botocore client per model (about 10 MB each), so creating
@@ -517,14 +551,18 @@ STAGES = {"tables": stage_tables, "parse": stage_parse, "ceiling": stage_ceiling
 
 
 def child_main(spec: dict[str, Any]) -> None:
-    """Entry point of a child: run one stage and write its figures, with the process's peak RSS, as JSON."""
+    """Entry point of a child: run one stage and write its figures, with the process's peak RSS, as JSON.
+
+    Interpreter start-up and the stage's set-up come before its first turn,
+    so no other stage's timed work ever shares the CPUs with them.
+    """
     import warnings
 
     warnings.filterwarnings("ignore", message="Couldn't determine the remaining time left")
     os.environ.update(spec["env"])
     if spec.get("dynamodb"):
         configure(spec["dynamodb"])
-    result = STAGES[spec["stage"]](spec)
+    result = STAGES[spec["stage"]](spec, Channel(spec.get("reply_fd")))
     result.setdefault("peak_rss_mb", peak_rss_mb())
     usage = resource.getrusage(resource.RUSAGE_SELF)
     result["cpu_seconds"] = usage.ru_utime + usage.ru_stime
@@ -555,43 +593,95 @@ class Outcome:
         return self.rows / self.seconds if self.seconds else 0.0
 
 
-def run_child(label: str, spec: dict[str, Any], workdir: Path) -> Outcome:
-    """Run one stage in a fresh interpreter (with its own DynamoDB Local when it writes) and collect its figures."""
-    result_path = workdir / f"result-{len(list(workdir.glob('result-*')))}.json"
-    spec = {**spec, "result": str(result_path)}
-    print(f"  {time.strftime('%H:%M:%S')} {label} ...", file=sys.stderr, flush=True)
+class Child:
+    """One stage's process: started, set up, given its turns, then its figures collected."""
 
-    def launch(spec: dict[str, Any]) -> None:
+    def __init__(self, label: str, spec: dict[str, Any], workdir: Path) -> None:
+        self.label = label
+        self.result_path = workdir / f"result-{len(list(workdir.glob('result-*')))}.json"
+        read_end, write_end = os.pipe()
+        spec = {**spec, "result": str(self.result_path), "reply_fd": write_end}
+        print(f"  {time.strftime('%H:%M:%S')} {label} ...", file=sys.stderr, flush=True)
         command = [sys.executable, str(Path(__file__).resolve()), "--child", json.dumps(spec)]
-        completed = subprocess.run(command, cwd=ROOT, stdout=subprocess.DEVNULL, check=False)
-        if completed.returncode:
-            raise RuntimeError(f"{label}: the {spec['stage']} child exited with code {completed.returncode}")
+        self.process = subprocess.Popen(
+            command, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, pass_fds=(write_end,), text=True
+        )
+        os.close(write_end)
+        self.answers = os.fdopen(read_end)
+        self.engine_seconds = 0.0
+        self.turns: list[float] = []
 
-    result_engine = 0.0
-    if spec["stage"] == "parse":
-        launch(spec)
-    else:
-        with fresh_dynamodb() as endpoint:
-            spec["dynamodb"] = endpoint
-            launch({**spec, "stage": "tables"})
-            engine = engine_cpu_seconds()
-            launch(spec)
-            result_engine = engine_cpu_seconds() - engine
-    result = json.loads(result_path.read_text())
-    load = os.getloadavg()[0]
-    print(f"    {result['seconds']:.1f} s, peak RSS {result['peak_rss_mb']:.0f} MB, load {load:.1f}", file=sys.stderr)
-    return Outcome(
-        label,
-        result["rows"],
-        result["items"],
-        result["seconds"],
-        result["peak_rss_mb"],
-        result["start_rss_mb"],
-        load,
-        result["cpu_seconds"],
-        result_engine,
-        result,
-    )
+    def ready(self) -> None:
+        self._answer()
+
+    def turn(self, **command: Any) -> dict[str, Any]:
+        """One command, timed by the stage; the engines' CPU meanwhile is this stage's, as the others wait."""
+        assert self.process.stdin is not None
+        engine = engine_cpu_seconds()
+        self.process.stdin.write(json.dumps(command) + "\n")
+        self.process.stdin.flush()
+        answer = self._answer()
+        self.engine_seconds += engine_cpu_seconds() - engine
+        self.turns.append(answer["seconds"])
+        return answer
+
+    def finish(self) -> Outcome:
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+        if code := self.process.wait():
+            raise RuntimeError(f"{self.label}: the child exited with code {code}")
+        result = json.loads(self.result_path.read_text())
+        load = os.getloadavg()[0]
+        print(
+            f"    {result['seconds']:.1f} s, peak RSS {result['peak_rss_mb']:.0f} MB, load {load:.1f}", file=sys.stderr
+        )
+        return Outcome(
+            self.label,
+            result["rows"],
+            result["items"],
+            result["seconds"],
+            result["peak_rss_mb"],
+            result["start_rss_mb"],
+            load,
+            result["cpu_seconds"],
+            self.engine_seconds,
+            {**result, "turns": self.turns},
+        )
+
+    def _answer(self) -> dict[str, Any]:
+        line = self.answers.readline()
+        if not line:
+            raise RuntimeError(f"{self.label}: the child exited with code {self.process.wait()}")
+        return json.loads(line)
+
+
+@contextmanager
+def engine(spec: dict[str, Any], workdir: Path) -> Iterator[str]:
+    """A fresh DynamoDB Local with the tables created and warmed up: its endpoint."""
+    with fresh_dynamodb() as endpoint:
+        Child("tables and warm-up", {**spec, "stage": "tables", "dynamodb": endpoint}, workdir).finish()
+        yield endpoint
+
+
+def run_writers(stages: list[tuple[str, dict[str, Any]]], workdir: Path) -> list[Outcome]:
+    """The import (first) and the ceilings, each with its own engine, taking turns until the import is done.
+
+    Each import run, then each ceiling writes the rows that run read.
+    """
+    with ExitStack() as stack:
+        children = [
+            Child(label, {**stage, "dynamodb": stack.enter_context(engine(stage, workdir))}, workdir)
+            for label, stage in stages
+        ]
+        importer, *ceilings = children
+        for child in children:
+            child.ready()
+        while True:
+            answer = importer.turn(run=True)
+            for ceiling in ceilings:
+                ceiling.turn(rows_to=answer["rows"])
+            if answer["done"]:
+                return [child.finish() for child in children]
 
 
 def prepare_bucket(moto: str, files: dict[int, tuple[Path, Expected]]) -> dict[str, str]:
@@ -667,6 +757,7 @@ def print_report(args: argparse.Namespace, files: dict[int, tuple[Path, Expected
     print(
         "\n  rows/s: the file's data rows / the stage's seconds. items: contacts written (ceiling) or created (import);"
         "\n  % ceiling: against the 1-writer ceiling of the same file. load: 1-minute load average at the stage's end."
+        "\n  The writing stages took turns, one import run then the same rows in each ceiling (see the docstring)."
         "\n  CPU s: the stage's Python process, untimed work included; engine: DynamoDB Local's CPU seconds meanwhile."
     )
     imported = {o.rows: o for o in outcomes if o.label.startswith("import")}
@@ -683,6 +774,10 @@ def print_report(args: argparse.Namespace, files: dict[int, tuple[Path, Expected
         )
     for outcome in imported.values():
         print_calls(outcome)
+        if outcome.rows in ceilings:
+            turns = zip(outcome.detail["turns"], ceilings[outcome.rows].detail["turns"], strict=True)
+            shares = ", ".join(f"{ceiling / run:.0%} ({run:.0f} s)" for run, ceiling in turns)
+            print(f"    each run against the 1-writer ceiling writing the same rows: {shares}")
 
     big = imported[large]
     if large in ceilings:
@@ -717,7 +812,6 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000, help="rows of the large file")
     parser.add_argument("--small", type=int, default=100_000, help="rows of the small file (RSS comparison)")
     parser.add_argument("--skip-large", action="store_true", help="run every stage on the small file only")
-    parser.add_argument("--threads", type=int, default=4, help="writers of the extra ceiling, small file (0: skip)")
     parser.add_argument("--only-import", action="store_true", help="skip the baselines (RSS comparison only)")
     parser.add_argument("--budget", type=float, default=WORKER_BUDGET, help="seconds per handler run")
     parser.add_argument("--seed", type=int, default=SEED)
@@ -751,9 +845,8 @@ def main() -> None:
 
             if args.profile:
                 out = args.profile_out and str(Path(args.profile_out).resolve())
-                outcome = run_child(
-                    "import (profiled)", spec("import", args.profile, profile=True, profile_out=out), workdir
-                )
+                stage = spec("import", args.profile, profile=True, profile_out=out)
+                (outcome,) = run_writers([("import (profiled)", stage)], workdir)
                 print(f"Import of {args.profile:,} rows under cProfile: {outcome.seconds:.1f} s")
                 print_calls(outcome)
                 print(outcome.detail["profile"])
@@ -761,18 +854,13 @@ def main() -> None:
 
             outcomes = []
             for rows in sizes:
-                if args.only_import:
-                    outcomes.append(run_child("import through the handler", spec("import", rows), workdir))
-                    continue
-                batch = spec("ceiling", rows, threads=1)
-                outcomes.append(run_child("ceiling: BatchWriteItem, 1 writer", batch, workdir))
-                outcomes.append(run_child(READS_CEILING, {**batch, "reads": True}, workdir))
-                if rows == sizes[0] and args.threads > 1:
-                    label = f"ceiling: BatchWriteItem, {args.threads} writers"
-                    outcomes.append(run_child(label, {**batch, "threads": args.threads}, workdir))
-                if rows == sizes[-1]:
-                    outcomes.append(run_child("parse + normalize, no writes", spec("parse", rows), workdir))
-                outcomes.append(run_child("import through the handler", spec("import", rows), workdir))
+                stages = [("import through the handler", spec("import", rows))]
+                if not args.only_import:
+                    stages.append(("ceiling: BatchWriteItem, 1 writer", spec("ceiling", rows, reads=False)))
+                    stages.append((READS_CEILING, spec("ceiling", rows, reads=True)))
+                outcomes.extend(run_writers(stages, workdir))
+                if rows == sizes[-1] and not args.only_import:
+                    outcomes.append(Child("parse + normalize, no writes", spec("parse", rows), workdir).finish())
         finally:
             server.stop()
     print_report(args, files, outcomes)
