@@ -254,7 +254,7 @@ def test_marks_are_read_only_for_new_contacts_in_the_shard_an_opt_out_moved(clie
     assert Contact.get("+15125550102").opt_status == "opted_in", "their marks showed no opt-out of their own"
 
 
-def test_a_run_hands_the_gil_over_every_millisecond_and_puts_the_interval_back(client, bucket, monkeypatch):
+def test_a_run_hands_the_gil_over_promptly_and_puts_the_interval_back(client, bucket, monkeypatch):
     """The writer thread waits on DynamoDB; a short switch interval lets it back in as soon as an answer arrives."""
     before = sys.getswitchinterval()
     during: list[float] = []

@@ -41,7 +41,7 @@ from chalicelib.services import custom_fields, import_steps
 from chalicelib.services.import_steps import ImportFailed
 from chalicelib.timestamps import iso_z
 
-HANDOVER_SECONDS = 0.001
+HANDOVER_SECONDS = 0.00025
 """The GIL switch interval while a run's writer thread waits on DynamoDB (see `_prompt_handover`)."""
 LEASE_SECONDS = 15 * 60
 """Longer than any Lambda run, so a live run never loses its job; a dead one frees it after this."""
@@ -263,8 +263,9 @@ def _prompt_handover() -> Iterator[None]:
     the GIL back, and a busy thread gives it up only every switch interval
     (5 ms by default), a quarter of a 25-item write on DynamoDB Local. Next
     to a busy thread, 20,000 BatchWriteItem puts ran at 555-744 items/s with
-    5 ms and 708-1,009 with 1 ms (about 1,000-1,500 alone). The setting is
-    the process's, so it is put back when the run ends.
+    5 ms and 708-1,009 with 1 ms; a 100,000-row import taking turns with the
+    ceiling (benchmarks/import.py) reached 75% of it with 1 ms and 82% with
+    0.25 ms. The setting is the process's, so it is put back when the run ends.
     """
     previous = sys.getswitchinterval()
     sys.setswitchinterval(HANDOVER_SECONDS)
