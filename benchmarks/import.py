@@ -305,8 +305,8 @@ class Channel:
     Not stdout: the handler under test logs there.
     """
 
-    def __init__(self, reply_fd: int | None) -> None:
-        self._answers = os.fdopen(reply_fd, "w") if reply_fd is not None else None
+    def __init__(self, reply_fd: int) -> None:
+        self._answers = os.fdopen(reply_fd, "w")
 
     def commands(self) -> Iterator[dict[str, Any]]:
         """Tell the parent this stage is set up, then each command until the parent closes stdin."""
@@ -315,7 +315,6 @@ class Channel:
             yield json.loads(line)
 
     def answer(self, payload: dict[str, Any]) -> None:
-        assert self._answers is not None, "a one-shot stage takes no commands"
         self._answers.write(json.dumps(payload) + "\n")
         self._answers.flush()
 
@@ -562,7 +561,7 @@ def child_main(spec: dict[str, Any]) -> None:
     os.environ.update(spec["env"])
     if spec.get("dynamodb"):
         configure(spec["dynamodb"])
-    result = STAGES[spec["stage"]](spec, Channel(spec.get("reply_fd")))
+    result = STAGES[spec["stage"]](spec, Channel(spec["reply_fd"]))
     result.setdefault("peak_rss_mb", peak_rss_mb())
     usage = resource.getrusage(resource.RUSAGE_SELF)
     result["cpu_seconds"] = usage.ru_utime + usage.ru_stime
