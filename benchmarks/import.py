@@ -72,6 +72,7 @@ DUPLICATE_SHARE = 0.01
 WORKER_BUDGET = 270.0
 """A deployed import worker's run: the 300 s queue-consumer timeout less `Budget.from_lambda`'s 30 s margin."""
 IMPORT_TARGET = 0.80
+CEILING = "ceiling: BatchWriteItem, 1 writer"
 READS_CEILING = "ceiling with reads, 1 writer"
 RSS_TARGET = 1.2
 SAMPLE_EVERY = 9_973
@@ -744,7 +745,7 @@ def print_report(args: argparse.Namespace, files: dict[int, tuple[Path, Expected
         f"{expected.rejected:,} invalid, {expected.duplicates:,} repeats)\n"
         f"DynamoDB Local fresh per stage; handler budget {args.budget:.0f} s a run; {os.cpu_count()} CPUs\n"
     )
-    ceilings = {o.rows: o for o in outcomes if o.label == "ceiling: BatchWriteItem, 1 writer"}
+    ceilings = {o.rows: o for o in outcomes if o.label == CEILING}
     heading = f"{'stage':<34} {'rows':>10} {'items':>10} {'seconds':>8} {'rows/s':>7} {'% ceiling':>9}"
     print(f"  {heading} {'peak RSS MB':>11} {'CPU s':>6} {'engine':>6} {'load':>5}")
     for o in outcomes:
@@ -855,7 +856,7 @@ def main() -> None:
             for rows in sizes:
                 stages = [("import through the handler", spec("import", rows))]
                 if not args.only_import:
-                    stages.append(("ceiling: BatchWriteItem, 1 writer", spec("ceiling", rows, reads=False)))
+                    stages.append((CEILING, spec("ceiling", rows, reads=False)))
                     stages.append((READS_CEILING, spec("ceiling", rows, reads=True)))
                 outcomes.extend(run_writers(stages, workdir))
                 if rows == sizes[-1] and not args.only_import:

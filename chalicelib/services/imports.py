@@ -263,13 +263,11 @@ def _prompt_handover() -> Iterator[None]:
     the GIL back, and a busy thread gives it up only every switch interval
     (5 ms by default), a quarter of a 25-item write on DynamoDB Local. Next
     to a busy thread, 20,000 BatchWriteItem puts ran at 555-744 items/s with
-    5 ms and 708-1,009 with 1 ms. Profiled, the writer still spent a quarter
-    of an import in Python frames (serializing, returning from a send) while
-    the planner held the GIL; a 100,000-row import taking turns with the
-    ceiling (benchmarks/import.py) then reached 75% of it with 1 ms and 82%
-    with 0.25 ms, though a later run gave 75% with 0.25 ms too, so the gain is
-    within run-to-run noise. The setting is the process's, so it is put back
-    when the run ends.
+    5 ms and 708-1,009 with 1 ms; profiled at 1 ms, the writer still spent a
+    quarter of an import in Python frames waiting for the planner to let go.
+    Import runs are too noisy to size the step to 0.25 ms (75% of the
+    ceiling with 1 ms; 82% and 75% with 0.25 ms). The setting is the
+    process's, so it is put back when the run ends.
     """
     previous = sys.getswitchinterval()
     sys.setswitchinterval(HANDOVER_SECONDS)
