@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib.models import Contact, ImportJob
+from chalicelib.models import Contact, ImportJob, OptOut
 from chalicelib.services import contacts, custom_fields, groups, import_steps, imports, optouts
 from tests.conftest import Bucket
 
@@ -177,8 +177,8 @@ def test_an_opt_out_landing_between_the_read_and_the_batch_write_is_kept(client,
     """A new contact's write has no condition; an opt-out that slipped in before it is restored from the store."""
     original = import_steps.plan_contacts
 
-    def plan_then_opt_out(job, step):
-        plan = original(job, step)
+    def plan_then_opt_out(job, step, held):
+        plan = original(job, step, held)
         optouts.opt_out("+15125550102", optouts.Scope(), source="keyword", actor="+15125550102")
         optouts.opt_out("+15125550103", optouts.Scope("cmp_spring"), source="manual", actor="ada")
         return plan
@@ -198,8 +198,8 @@ def test_a_run_that_dies_before_checking_opt_out_marks_checks_them_when_it_resum
     original_plan, original_marked = import_steps.plan_contacts, optouts.marked
     deaths = []
 
-    def plan_then_opt_out(job, step):
-        plan = original_plan(job, step)
+    def plan_then_opt_out(job, step, held):
+        plan = original_plan(job, step, held)
         optouts.opt_out("+15125550102", optouts.Scope(), source="keyword", actor="+15125550102")
         return plan
 
@@ -230,8 +230,8 @@ def test_marks_are_read_only_for_new_contacts_in_the_shard_an_opt_out_moved(clie
     checked: list[list[str]] = []
     race = {"on": False}
 
-    def plan_then_maybe_opt_out(job, step):
-        plan = original_plan(job, step)
+    def plan_then_maybe_opt_out(job, step, held):
+        plan = original_plan(job, step, held)
         if race["on"]:
             optouts.opt_out("+15125559992", optouts.Scope(), source="keyword", actor="+15125559992")
         return plan
@@ -301,6 +301,54 @@ def test_a_run_that_dies_after_writing_a_step_resumes_to_the_same_counts(client,
     assert counts(done) == {"rows": 250, "created": 247, "updated": 1, "unchanged": 0, "rejected": 1, "duplicates": 1}
     assert Contact.get("+15125500010").last_name == "Again"
     assert Contact.get("+15125500150").first_name == "Name150"
+
+
+def test_a_step_sharing_numbers_with_the_one_being_written_is_planned_meanwhile(client, bucket, monkeypatch):
+    """The shared numbers are held back and planned by the writer once the step before has landed."""
+    import threading
+
+    monkeypatch.setattr(import_steps, "CONTACT_STEP_NUMBERS", 100)
+    rows = [f"51255{n:05d},Name{n},,,City{n % 3}" for n in range(200)]
+    rows[150] = "(512) 550-0050,,Again,,"
+    original_plan, original_write = import_steps.plan_contacts, import_steps.write_contacts
+    second_planned = threading.Event()
+    held: list[set[str]] = []
+    planned_while_first_was_written: list[bool] = []
+
+    def planning(job, step, numbers):
+        held.append(set(numbers))
+        plan = original_plan(job, step, numbers)
+        if len(held) == 2:
+            second_planned.set()
+        return plan
+
+    def writing(job, step, plan):
+        if not planned_while_first_was_written:
+            planned_while_first_was_written.append(second_planned.wait(10))
+        return original_write(job, step, plan)
+
+    monkeypatch.setattr(import_steps, "plan_contacts", planning)
+    monkeypatch.setattr(import_steps, "write_contacts", writing)
+    monkeypatch.setattr(imports.Budget, "from_lambda", classmethod(lambda cls, context: cls.seconds(60)))
+    job = drop(client, bucket, "imports/contacts/adjacent.csv", (HEADER + "\n".join(rows) + "\n").encode())
+
+    assert job["runs"] == 1
+    assert planned_while_first_was_written == [True], "the second step waited for the first to be written"
+    assert held == [set(), {"+15125500050"}]
+    assert counts(job) == {"rows": 200, "created": 199, "updated": 0, "unchanged": 0, "rejected": 0, "duplicates": 1}
+    again = Contact.get("+15125500050")
+    assert (again.first_name, again.last_name, again.city) == ("Name50", "Again", "City2")
+
+
+def test_an_opt_out_list_repeating_a_number_in_the_next_step_counts_it_once(client, bucket):
+    numbers = [f"51255{n:05d}" for n in range(60)]
+    numbers[30] = numbers[15]
+    body = "phone\n" + "\n".join(numbers) + "\n"
+    job = drop(client, bucket, "imports/optouts/repeats.csv", body.encode())
+
+    assert counts(job) == {"rows": 60, "created": 59, "updated": 0, "unchanged": 0, "rejected": 0, "duplicates": 1}
+    reason = import_steps.optout_reason(ImportJob.get(job["id"]))
+    assert OptOut.get("+15125500015", optouts.Scope().key).reason == reason
 
 
 def test_mapping_sidecar_renames_ignores_and_groups(client, bucket):

@@ -27,7 +27,7 @@ Opt-out lists are written in transactions: each opt-out is four items
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Set
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -173,14 +173,24 @@ class ContactPlan:
     """Contacts this step had created in a run that stopped: their opt-out marks may not have been checked."""
     memberships: dict[str, list[str]] = field(default_factory=dict)
     """Group name -> the step's numbers whose rows put them in it (adding a member twice adds it once)."""
+    held: list[str] = field(default_factory=list)
+    """Numbers the step before was writing when this one was planned: planned when this step is written."""
 
 
-def plan_contacts(job: ImportJob, step: Step) -> ContactPlan:
-    plan = ContactPlan(step.counts(), optouts.epochs())
-    existing = _read_contacts(list(step.changes))
+def plan_contacts(job: ImportJob, step: Step, held: Set[str]) -> ContactPlan:
+    """Plan the step, but for the numbers `held`: the step before is still writing them (see `write_contacts`)."""
+    plan = ContactPlan(step.counts(), optouts.epochs(), held=[number for number in step.changes if number in held])
+    plan.puts = put_requests(step.rejections)
+    _plan_numbers(job, step, plan, [number for number in step.changes if number not in held])
+    return plan
+
+
+def _plan_numbers(job: ImportJob, step: Step, plan: ContactPlan, numbers: list[str]) -> None:
+    existing = _read_contacts(numbers)
     created: list[Contact] = []
     now = datetime.now(UTC)
-    for number, changes in step.changes.items():
+    for number in numbers:
+        changes = step.changes[number]
         assert changes is not None
         for name in changes.groups:
             plan.memberships.setdefault(name, []).append(number)
@@ -197,13 +207,18 @@ def plan_contacts(job: ImportJob, step: Step) -> ContactPlan:
         (created if outcome == "created" else plan.changed).append(contact)
     for contact in created:
         contact.version = 1  # what a conditional save of a new contact would have stored
-    plan.puts = put_requests([*step.rejections, *created])
-    plan.created = [contact.number for contact in created]
-    return plan
+    plan.puts += put_requests(created)
+    plan.created += [contact.number for contact in created]
 
 
 def write_contacts(job: ImportJob, step: Step, plan: ContactPlan) -> bool:
-    """Write a planned contact step and move the job on; False when another run has taken the job over."""
+    """Write a planned contact step and move the job on; False when another run has taken the job over.
+
+    Steps are written one at a time, in order, so the step before has landed
+    by now: the numbers the plan held back are read and planned here, a read
+    of a few numbers rather than the whole step planned after that write.
+    """
+    _plan_numbers(job, step, plan, plan.held)
     batch_put(plan.puts)
     for start in range(0, len(plan.changed), TRANSACTION_ITEMS):
         _write_changed(job, step, plan.changed[start : start + TRANSACTION_ITEMS])
@@ -315,17 +330,25 @@ class OptOutPlan:
     writers: list[Writer] = field(default_factory=list)
     numbers: list[str] = field(default_factory=list)
     """The numbers opted out: their epoch counters move in the same transaction."""
+    held: list[str] = field(default_factory=list)
+    """Numbers the step before was writing when this one was planned: planned when this step is written."""
 
 
-def plan_optouts(job: ImportJob, step: Step) -> OptOutPlan:
+def plan_optouts(job: ImportJob, step: Step, held: Set[str]) -> OptOutPlan:
+    """Plan the step, but for the numbers `held`: the step before is still writing them (see `write_optouts`)."""
+    plan = OptOutPlan(step.counts(), held=[number for number in step.changes if number in held])
+    _plan_optout_numbers(job, plan, [number for number in step.changes if number not in held])
+    return plan
+
+
+def _plan_optout_numbers(job: ImportJob, plan: OptOutPlan, numbers: list[str]) -> None:
     """Opt out each number not opted out yet; one this file already opted out is a duplicate."""
     scope = optouts.Scope(job.campaign_id)
-    keys = [(number, scope.key) for number in step.changes]
+    keys = [(number, scope.key) for number in numbers]
     existing = {record.number: record for record in OptOut.batch_get(keys, consistent_read=True)} if keys else {}
     reason = optout_reason(job)
     now = datetime.now(UTC)
-    plan = OptOutPlan(step.counts())
-    for number in step.changes:
+    for number in numbers:
         record = existing.get(number)
         if record is None:
             plan.counts["created"] += 1
@@ -336,11 +359,14 @@ def plan_optouts(job: ImportJob, step: Step) -> OptOutPlan:
             plan.counts["duplicates"] += 1
         else:
             plan.counts["unchanged"] += 1
-    return plan
 
 
 def write_optouts(job: ImportJob, step: Step, plan: OptOutPlan) -> bool:
-    """One transaction: the opt-outs, the rejected rows and the job moved on; replanned if a number changed."""
+    """One transaction: the opt-outs, the rejected rows and the job moved on; replanned if a number changed.
+
+    The step before has landed by now, so the numbers the plan held back are planned here.
+    """
+    _plan_optout_numbers(job, plan, plan.held)
     for attempt in range(ATTEMPTS):
         if not write_transaction(_optout_transaction(job.id, step, plan)):
             job.offset, job.line = step.end_offset, step.next_line
@@ -349,7 +375,7 @@ def write_optouts(job: ImportJob, step: Step, plan: OptOutPlan) -> bool:
         if int(current.offset) != step.start_offset or current.status != "running":
             return False
         backoff(attempt)
-        plan = plan_optouts(job, step)
+        plan = plan_optouts(job, step, set())
     raise RuntimeError(f"import {job.id}: opt-outs kept changing under the step at offset {step.start_offset}")
 
 
