@@ -144,6 +144,32 @@ def test_new_contacts_go_in_batches_and_known_ones_in_conditional_transactions(c
     assert (kept.first_name, kept.last_name, kept.city) == ("Kept", "Lee", "Austin")
 
 
+def test_known_contacts_are_written_while_the_new_ones_go_in_batches(client, bucket, monkeypatch):
+    import threading
+
+    contacts.create_contact({"number": "5125599999", "first_name": "Kept"})
+    original_put, original_changed = import_steps.batch_put, import_steps._write_changed
+    transaction_started = threading.Event()
+    overlapped: list[bool] = []
+
+    def changing(job, step, known):
+        transaction_started.set()
+        return original_changed(job, step, known)
+
+    def putting(requests):
+        overlapped.append(transaction_started.wait(10))
+        return original_put(requests)
+
+    monkeypatch.setattr(import_steps, "_write_changed", changing)
+    monkeypatch.setattr(import_steps, "batch_put", putting)
+    rows = [f"51255{n:05d},Name{n},,," for n in range(30)] + ["5125599999,,Lee,,"]
+    job = drop(client, bucket, "imports/contacts/both.csv", (HEADER + "\n".join(rows) + "\n").encode())
+
+    assert overlapped == [True], "the known contact's transaction waited for the batches"
+    assert (job["created"], job["updated"]) == (30, 1)
+    assert (Contact.get("+15125599999").first_name, Contact.get("+15125599999").last_name) == ("Kept", "Lee")
+
+
 def test_items_a_batch_write_hands_back_unprocessed_are_sent_again_until_they_land(client, bucket, monkeypatch):
     """DynamoDB under throttling writes part of a BatchWriteItem and returns the rest as UnprocessedItems."""
     from botocore.client import BaseClient
