@@ -83,6 +83,10 @@ class Step:
     changes: dict[str, ContactRow | None] = field(default_factory=dict)
     rejections: list[ImportRejection] = field(default_factory=list)
 
+    def apart(self, held: Set[str]) -> tuple[list[str], list[str]]:
+        """The step's numbers to plan now and those `held` back, each in file order."""
+        return [n for n in self.changes if n not in held], [n for n in self.changes if n in held]
+
     def counts(self) -> dict[str, int]:
         counts = dict.fromkeys(COUNTS, 0)
         counts.update(rows=self.rows, rejected=len(self.rejections), duplicates=self.duplicates)
@@ -180,9 +184,10 @@ class ContactPlan:
 
 def plan_contacts(job: ImportJob, step: Step, held: Set[str]) -> ContactPlan:
     """Plan the step, but for the numbers `held`: the step before is still writing them (see `write_contacts`)."""
-    plan = ContactPlan(step.counts(), optouts.epochs(), held=[number for number in step.changes if number in held])
+    now, later = step.apart(held)
+    plan = ContactPlan(step.counts(), optouts.epochs(), held=later)
     plan.puts = put_requests(step.rejections)
-    _plan_numbers(job, step, plan, [number for number in step.changes if number not in held])
+    _plan_numbers(job, step, plan, now)
     return plan
 
 
@@ -345,8 +350,9 @@ class OptOutPlan:
 
 def plan_optouts(job: ImportJob, step: Step, held: Set[str]) -> OptOutPlan:
     """Plan the step, but for the numbers `held`: the step before is still writing them (see `write_optouts`)."""
-    plan = OptOutPlan(step.counts(), held=[number for number in step.changes if number in held])
-    _plan_optout_numbers(job, plan, [number for number in step.changes if number not in held])
+    now, later = step.apart(held)
+    plan = OptOutPlan(step.counts(), held=later)
+    _plan_optout_numbers(job, plan, now)
     return plan
 
 
