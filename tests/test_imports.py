@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import sys
+import threading
 import urllib.request
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -145,8 +146,6 @@ def test_new_contacts_go_in_batches_and_known_ones_in_conditional_transactions(c
 
 
 def test_known_contacts_are_written_while_the_new_ones_go_in_batches(client, bucket, monkeypatch):
-    import threading
-
     contacts.create_contact({"number": "5125599999", "first_name": "Kept"})
     original_put, original_changed = import_steps.batch_put, import_steps._write_changed
     transaction_started = threading.Event()
@@ -331,8 +330,6 @@ def test_a_run_that_dies_after_writing_a_step_resumes_to_the_same_counts(client,
 
 def test_a_step_sharing_numbers_with_the_one_being_written_is_planned_meanwhile(client, bucket, monkeypatch):
     """The shared numbers are held back and planned by the writer once the step before has landed."""
-    import threading
-
     monkeypatch.setattr(import_steps, "CONTACT_STEP_NUMBERS", 100)
     rows = [f"51255{n:05d},Name{n},,,City{n % 3}" for n in range(200)]
     rows[150] = "(512) 550-0050,,Again,,"

@@ -264,11 +264,11 @@ def _prompt_handover() -> Iterator[None]:
     the GIL back, and a busy thread gives it up only every switch interval
     (5 ms by default), a quarter of a 25-item write on DynamoDB Local. Next
     to a busy thread, 20,000 BatchWriteItem puts ran at 555-744 items/s with
-    5 ms and 708-1,009 with 1 ms; profiled at 1 ms, the writer still spent a
-    quarter of an import in Python frames waiting for the planner to let go.
-    Import runs are too noisy to size the step to 0.25 ms (75% of the
-    ceiling with 1 ms; 82% and 75% with 0.25 ms). The setting is the
-    process's, so it is put back when the run ends.
+    5 ms and 708-1,009 with 1 ms. It is 0.25 ms because a profile at 1 ms
+    still showed the writer a quarter of an import in Python frames waiting
+    for the planner to let go; whole imports were too noisy to tell 1 ms
+    and 0.25 ms apart. The setting is the process's, so it is put back when
+    the run ends.
     """
     previous = sys.getswitchinterval()
     sys.setswitchinterval(HANDOVER_SECONDS)
