@@ -132,14 +132,25 @@ def test_a_tiny_time_budget_pauses_and_resumes_to_the_same_result(client, bucket
     )
 
 
-def test_new_contacts_go_in_batches_and_known_ones_in_conditional_transactions(client, bucket, dynamodb_calls):
+def test_new_contacts_go_in_batches_and_known_ones_in_conditional_transactions(
+    client, bucket, dynamodb_calls, monkeypatch
+):
     contacts.create_contact({"number": "5125599999", "first_name": "Kept", "city": "Austin"})
     dynamodb_calls.clear()
+    batches: list[int] = []
+    original_put = import_steps.batch_put
+
+    def counting(requests):
+        batches.append(original_put(requests))
+        return batches[-1]
+
+    monkeypatch.setattr(import_steps, "batch_put", counting)
     rows = [f"51255{n:05d},Name{n},,,City{n % 3}" for n in range(300)] + ["5125599999,,Lee,,"]
     job = drop(client, bucket, "imports/contacts/new.csv", (HEADER + "\n".join(rows) + "\n").encode())
 
     assert counts(job) == {"rows": 301, "created": 300, "updated": 1, "unchanged": 0, "rejected": 0, "duplicates": 0}
-    assert dynamodb_calls.count("BatchWriteItem") == 12, "300 new contacts, 25 a request"
+    assert sum(batches) == 12, "300 new contacts, 25 a request, sent by the writer process"
+    assert "BatchWriteItem" not in dynamodb_calls, "the import's own process leaves the batches to the writer"
     assert dynamodb_calls.count("TransactWriteItems") == 1, "the one known contact, conditioned on its version"
     kept = Contact.get("+15125599999")
     assert (kept.first_name, kept.last_name, kept.city) == ("Kept", "Lee", "Austin")
@@ -167,35 +178,6 @@ def test_known_contacts_are_written_while_the_new_ones_go_in_batches(client, buc
     assert overlapped == [True], "the known contact's transaction waited for the batches"
     assert (job["created"], job["updated"]) == (30, 1)
     assert (Contact.get("+15125599999").first_name, Contact.get("+15125599999").last_name) == ("Kept", "Lee")
-
-
-def test_items_a_batch_write_hands_back_unprocessed_are_sent_again_until_they_land(client, bucket, monkeypatch):
-    """DynamoDB under throttling writes part of a BatchWriteItem and returns the rest as UnprocessedItems."""
-    from botocore.client import BaseClient
-
-    original = BaseClient._make_api_call
-    calls: list[int] = []
-
-    def throttled(self: BaseClient, operation_name: str, api_params: dict) -> Any:
-        if operation_name != "BatchWriteItem":
-            return original(self, operation_name, api_params)
-        requests = api_params["RequestItems"]
-        calls.append(sum(map(len, requests.values())))
-        if len(calls) > 3:
-            return original(self, operation_name, api_params)
-        sent = {table: items[:-5] for table, items in requests.items() if items[:-5]}
-        answer = original(self, operation_name, {**api_params, "RequestItems": sent}) if sent else {}
-        return {**answer, "UnprocessedItems": {table: items[-5:] for table, items in requests.items()}}
-
-    monkeypatch.setattr(BaseClient, "_make_api_call", throttled)
-    rows = [f"51255{n:05d},Name{n},,," for n in range(60)]
-    job = drop(client, bucket, "imports/contacts/throttled.csv", (HEADER + "\n".join(rows) + "\n").encode())
-
-    assert counts(job)["created"] == 60
-    assert len(calls) == 6, "3 requests of up to 25, and one more for each of the 3 that handed 5 items back"
-    assert sorted(calls).count(5) >= 3, "a retry sends only the items handed back"
-    numbers = [f"+151255{n:05d}" for n in range(60)]
-    assert sorted(c.first_name for c in Contact.batch_get(numbers)) == sorted(f"Name{n}" for n in range(60))
 
 
 def test_an_opt_out_landing_between_the_read_and_the_batch_write_is_kept(client, bucket, monkeypatch):

@@ -10,12 +10,10 @@ import functools
 import random
 import time
 import uuid
-from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from collections.abc import Callable
 
 from pynamodb.connection import Connection
 from pynamodb.exceptions import PynamoDBException, TransactWriteError
-from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.config import aws_region
@@ -30,7 +28,6 @@ Writer = Callable[[TransactWrite], None]
 """Adds its writes to a transaction: builders compose, so several changes can commit as one."""
 
 ATTEMPTS = 8
-BATCH_WRITE_ITEMS = 25
 
 
 def backoff(attempt: int, base_seconds: float = 0.01) -> None:
@@ -51,7 +48,7 @@ def write_transaction(build: Writer) -> list[int]:
     for attempt in range(ATTEMPTS):
         try:
             token = uuid.uuid4().hex
-            with TransactWrite(connection=_connection(aws_region()), client_request_token=token) as tx:
+            with TransactWrite(connection=connection(aws_region()), client_request_token=token) as tx:
                 build(tx)
         except TransactWriteError as error:
             failed = failed_conditions(error)
@@ -65,37 +62,8 @@ def write_transaction(build: Writer) -> list[int]:
     raise AssertionError("unreachable")
 
 
-PutRequest = tuple[str, dict[str, Any]]
-"""A table's name and an item serialized for it, built ahead of the write that sends it."""
-
-
-def put_requests(items: Iterable[Model]) -> list[PutRequest]:
-    """Serialize `items` for `batch_put`; done apart from the write, so a pipelined writer only writes."""
-    return [(type(item).Meta.table_name, item.serialize()) for item in items]
-
-
-def batch_put(requests: Sequence[PutRequest]) -> None:
-    """Put items with BatchWriteItem, 25 a request whatever their tables, retrying unprocessed items with backoff.
-
-    PynamoDB's own batch writer takes one table and retries unprocessed items
-    at once, with no pause, which is what a throttled table should not get.
-    """
-    client = _connection(aws_region()).client
-    for start in range(0, len(requests), BATCH_WRITE_ITEMS):
-        pending: dict[str, list[dict[str, Any]]] = {}
-        for table, item in requests[start : start + BATCH_WRITE_ITEMS]:
-            pending.setdefault(table, []).append({"PutRequest": {"Item": item}})
-        for attempt in range(ATTEMPTS):
-            pending = client.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
-            if not pending:
-                break
-            backoff(attempt, 0.05)
-        else:
-            raise RuntimeError(f"{sum(map(len, pending.values()))} items stayed unprocessed in {sorted(pending)}")
-
-
 @functools.cache
-def _connection(region: str) -> Connection:
+def connection(region: str) -> Connection:
     """One connection per region for the process: each new one builds a botocore client (~0.5 s of loading)."""
     return Connection(region=region)
 

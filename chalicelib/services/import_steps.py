@@ -39,18 +39,10 @@ from chalicelib.bulk.contact_rows import ContactRow, RowRejected
 from chalicelib.bulk.csv_stream import Row, UnreadableFile
 from chalicelib.errors import Conflict
 from chalicelib.models import Contact, ImportJob, ImportRejection, OptOut
+from chalicelib.models.batch_writes import PutRequest, batch_put, put_requests
 from chalicelib.models.imports import COUNTS
 from chalicelib.models.optouts import EPOCH_SHARDS, epoch_key
-from chalicelib.models.writes import (
-    ATTEMPTS,
-    PutRequest,
-    Writer,
-    backoff,
-    batch_put,
-    condition_failed,
-    put_requests,
-    write_transaction,
-)
+from chalicelib.models.writes import ATTEMPTS, Writer, backoff, condition_failed, write_transaction
 from chalicelib.services import group_members, groups, optouts
 
 

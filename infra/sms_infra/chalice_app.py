@@ -151,6 +151,16 @@ def consumes_queue(events: Mapping[str, Any]) -> bool:
     return any(event.get("Type") == "SQS" for event in events.values())
 
 
+def consumed_queues(events: Mapping[str, Any]) -> set[str]:
+    """The logical names of the queues infra owns that a function's events consume."""
+    names = {
+        _logical_name(event.get("Properties", {}).get("Queue"))
+        for event in events.values()
+        if event.get("Type") == "SQS"
+    }
+    return {name for name in names if name is not None}
+
+
 def _logical_name(arn: Any) -> str | None:
     """`{"Fn::Sub": "arn:${AWS::Partition}:sqs:...:imports"}` -> `imports`; a literal ARN -> None."""
     if isinstance(arn, Mapping) and isinstance(arn.get("Fn::Sub"), str):

@@ -26,6 +26,7 @@ from sms_infra import alarms, permissions
 from sms_infra.chalice_app import (
     REST_API_ID,
     authorizer_overrides,
+    consumed_queues,
     consumes_queue,
     event_source_overrides,
     function_ids,
@@ -53,6 +54,9 @@ API_TIMEOUT_SECONDS = 29
 """API Gateway gives up on an integration after 29 s; a longer-running handler would only waste money."""
 MEMORY_MB = 512
 """More memory is more CPU: pydantic and powertools import noticeably faster at 512 MB than at 128 MB."""
+IMPORT_MEMORY_MB = 3538
+"""Two full vCPUs for the import worker: it plans a step while its writer process sends the step before
+(`chalicelib/models/batch_writes.py`), and on one vCPU the two would take turns. About $0.05 a 1M-row import."""
 WORKER_TIMEOUT = Duration.minutes(5)
 """Functions that consume infra's queues run this long at most; long imports continue from a checkpoint."""
 QUEUE_VISIBILITY = Duration.minutes(6 * WORKER_TIMEOUT.to_minutes())
@@ -206,7 +210,7 @@ class SmsEngagementStack(Stack):
         `@app.on_sqs_message(queue="imports")` or
         `@app.on_sns_message(topic="inbound-sms")` is picked up here without
         changing infra. Queue consumers also get the worker timeout the queues'
-        visibility timeout is sized for.
+        visibility timeout is sized for, and the imports consumer two vCPUs.
         """
         queue_arns = {name: work.queue.queue_arn for name, work in self.queues.items()}
         topic_arns = {name: event.topic.topic_arn for name, event in self.topics.items()}
@@ -221,6 +225,8 @@ class SmsEngagementStack(Stack):
             }
             if consumes_queue(events):
                 overrides["Timeout"] = WORKER_TIMEOUT.to_seconds()
+            if "imports" in consumed_queues(events):
+                overrides["MemorySize"] = IMPORT_MEMORY_MB
             for path, value in overrides.items():
                 function.add_property_override(path, value)
             alarms.function_errors_alarm(self, logical_id, function.ref, self.alarm_topic)

@@ -26,7 +26,15 @@ from pynamodb.models import Model
 from chalicelib.api.authorizer import PLACEHOLDER_POOL_ARN, cognito
 from chalicelib.auth import ROLES
 from chalicelib.models import ALL_MODELS
-from sms_infra.stack import EVENT_TOPIC_NAMES, QUEUE_NAMES, SmsEngagementStack, queue_env, topic_env
+from sms_infra.stack import (
+    EVENT_TOPIC_NAMES,
+    IMPORT_MEMORY_MB,
+    MEMORY_MB,
+    QUEUE_NAMES,
+    SmsEngagementStack,
+    queue_env,
+    topic_env,
+)
 
 INFRA_DIR = Path(__file__).resolve().parents[1]
 PROJECT_ROOT = INFRA_DIR.parent
@@ -309,6 +317,17 @@ def test_every_function_runs_as_the_stack_role_and_logs_to_its_own_group(synth: 
         log_group = function["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
         assert log_group in groups
         assert {"Fn::GetAtt": [log_group, "Arn"]} in _resources(_statement(synth, "Logs"))
+
+
+def test_the_import_worker_gets_two_vcpus_for_its_writer_process_and_the_rest_the_default(synth: Synthesized) -> None:
+    imports_queue = synth.arn(synth.stack.queues["imports"].queue)
+    sizes = {}
+    for logical_id, function in synth.of_type("AWS::Serverless::Function").items():
+        events = function["Properties"].get("Events", {}).values()
+        consumes_imports = any(event["Properties"].get("Queue") == imports_queue for event in events)
+        sizes[logical_id] = (consumes_imports, function["Properties"]["MemorySize"])
+    assert [size for imports, size in sizes.values() if imports] == [IMPORT_MEMORY_MB], sizes
+    assert {size for imports, size in sizes.values() if not imports} == {MEMORY_MB}, sizes
 
 
 # -- least privilege ---------------------------------------------------------------------------

@@ -1,0 +1,130 @@
+"""Batch puts: unprocessed items retried, written by a child process that errors and deaths cannot lose a call in."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from botocore.client import BaseClient
+
+from chalicelib.config import aws_region
+from chalicelib.models import Contact, batch_writes
+from chalicelib.models.batch_writes import BatchWriteFailed, WriterProcess, put_requests, write_batches
+from chalicelib.models.writes import connection
+
+
+def contacts(count: int, first: int = 0) -> list[Contact]:
+    now = datetime.now(UTC)
+    return [
+        Contact(f"+151255{n:05d}", first_name=f"Name{n}", created_at=now, updated_at=now, version=1)
+        for n in range(first, first + count)
+    ]
+
+
+def stored(items: list[Contact]) -> list[str]:
+    return sorted(c.first_name for c in Contact.batch_get([c.number for c in items]))
+
+
+def gone(pid: int) -> None:
+    """Wait until `pid` has died (a zombie its parent has not reaped, or reaped)."""
+    for _ in range(500):
+        try:
+            if Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z":
+                return
+        except FileNotFoundError:
+            return
+        time.sleep(0.01)
+    raise AssertionError(f"process {pid} did not die")
+
+
+@pytest.fixture
+def writer() -> Iterator[WriterProcess]:
+    process = WriterProcess()
+    yield process
+    process.close()
+
+
+def test_items_a_batch_write_hands_back_unprocessed_are_sent_again_until_they_land(monkeypatch):
+    """DynamoDB under throttling writes part of a BatchWriteItem and returns the rest as UnprocessedItems."""
+    original = BaseClient._make_api_call
+    calls: list[int] = []
+
+    def throttled(self: BaseClient, operation_name: str, api_params: dict) -> Any:
+        if operation_name != "BatchWriteItem":
+            return original(self, operation_name, api_params)
+        requests = api_params["RequestItems"]
+        calls.append(sum(map(len, requests.values())))
+        if len(calls) > 3:
+            return original(self, operation_name, api_params)
+        sent = {table: items[:-5] for table, items in requests.items() if items[:-5]}
+        answer = original(self, operation_name, {**api_params, "RequestItems": sent}) if sent else {}
+        return {**answer, "UnprocessedItems": {table: items[-5:] for table, items in requests.items()}}
+
+    monkeypatch.setattr(BaseClient, "_make_api_call", throttled)
+    items = contacts(60)
+
+    assert write_batches(connection(aws_region()).client, put_requests(items)) == 6
+    assert len(calls) == 6, "3 requests of up to 25, and one more for each of the 3 that handed 5 items back"
+    assert sorted(calls).count(5) >= 3, "a retry sends only the items handed back"
+    assert stored(items) == sorted(f"Name{n}" for n in range(60))
+
+
+def test_the_writer_process_writes_in_requests_of_25(writer):
+    items = contacts(60)
+
+    assert writer.write(put_requests(items)) == 3
+    assert writer.pid is not None and writer.pid != os.getpid()
+    assert stored(items) == sorted(f"Name{n}" for n in range(60))
+
+
+def test_an_error_in_the_writer_process_is_raised_in_the_caller_and_the_process_carries_on(writer):
+    writer.write(put_requests(contacts(1)))
+    pid = writer.pid
+    missing = [("no-such-table", item) for _, item in put_requests(contacts(1, first=1))]
+
+    with pytest.raises(BatchWriteFailed, match="ResourceNotFoundException"):
+        writer.write(missing)
+    items = contacts(30, first=2)
+    assert writer.write(put_requests(items)) == 2
+    assert writer.pid == pid, "an error the child answered with does not cost a new child"
+    assert len(stored(items)) == 30
+
+
+def test_a_writer_process_that_died_between_calls_is_replaced(writer):
+    writer.write(put_requests(contacts(1)))
+    pid = writer.pid
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
+    gone(pid)
+    items = contacts(30, first=1)
+
+    assert writer.write(put_requests(items)) == 2
+    assert writer.pid not in (None, pid)
+    assert len(stored(items)) == 30
+
+
+def test_a_call_whose_writer_process_dies_is_sent_again_to_a_new_one(writer, monkeypatch):
+    """Killed after the call reached it (out of memory, say): the parent sees the pipe close, not an answer."""
+    writer.write(put_requests(contacts(1)))
+    original_send = batch_writes.send
+    killed: list[int] = []
+
+    def send_then_kill(stream: Any, message: Any) -> None:
+        original_send(stream, message)
+        if not killed:
+            killed.append(writer.pid)
+            os.kill(killed[0], signal.SIGKILL)
+            gone(killed[0])
+
+    monkeypatch.setattr(batch_writes, "send", send_then_kill)
+    items = contacts(30, first=1)
+
+    assert writer.write(put_requests(items)) == 2
+    assert writer.pid not in (None, killed[0])
+    assert stored(items) == sorted(f"Name{n}" for n in range(1, 31))
