@@ -147,10 +147,6 @@ def event_source_overrides(
     return overrides
 
 
-def consumes_queue(events: Mapping[str, Any]) -> bool:
-    return any(event.get("Type") == "SQS" for event in events.values())
-
-
 def consumed_queues(events: Mapping[str, Any]) -> set[str]:
     """The logical names of the queues infra owns that a function's events consume."""
     names = {

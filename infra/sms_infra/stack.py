@@ -27,7 +27,6 @@ from sms_infra.chalice_app import (
     REST_API_ID,
     authorizer_overrides,
     consumed_queues,
-    consumes_queue,
     event_source_overrides,
     function_ids,
     isolated_packaging,
@@ -223,9 +222,10 @@ class SmsEngagementStack(Stack):
                 "LoggingConfig": {"LogGroup": log_group.log_group_name},
                 **event_source_overrides(events, queue_arns, topic_arns),
             }
-            if consumes_queue(events):
+            queues = consumed_queues(events)
+            if queues:
                 overrides["Timeout"] = WORKER_TIMEOUT.to_seconds()
-            if "imports" in consumed_queues(events):
+            if "imports" in queues:
                 overrides["MemorySize"] = IMPORT_MEMORY_MB
             for path, value in overrides.items():
                 function.add_property_override(path, value)

@@ -12,7 +12,7 @@ from pynamodb.indexes import GlobalSecondaryIndex, IncludeProjection, KeysOnlyPr
 from pynamodb.models import Model
 
 from chalicelib.models.base import table_meta
-from sms_infra.chalice_app import authorizer_overrides, consumes_queue, event_source_overrides, isolated_packaging
+from sms_infra.chalice_app import authorizer_overrides, consumed_queues, event_source_overrides, isolated_packaging
 from sms_infra.stack import queue_env, topic_env
 from sms_infra.tables import IndexSpec, Key, table_spec
 
@@ -86,12 +86,13 @@ def test_event_sources_named_in_code_are_pointed_at_infra_resources() -> None:
         "Events.ImportWorkerSqsEventSource.Properties.FunctionResponseTypes": ["ReportBatchItemFailures"],
         "Events.InboundSnsSubscription.Properties.Topic": "arn:topic/inbound-real",
     }
-    assert consumes_queue(events)
+    assert consumed_queues(events) == {"imports"}
 
 
 def test_event_sources_given_a_full_arn_are_left_alone() -> None:
     events = {"Other": {"Type": "SQS", "Properties": {"Queue": "arn:aws:sqs:us-east-1:1:elsewhere"}}}
     assert event_source_overrides(events, QUEUES, TOPICS) == {}
+    assert consumed_queues(events) == set(), "not a queue infra owns or sizes its consumers for"
 
 
 def test_an_event_source_infra_does_not_own_fails_the_synth() -> None:
