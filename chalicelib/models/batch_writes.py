@@ -88,7 +88,7 @@ class WriterProcess:
         whole call again: putting an item twice leaves what putting it once
         does, so the part the first child wrote does no harm.
         """
-        message = (aws_region(), list(requests))
+        message = (aws_region(), requests)
         with self._lock:
             answer = self._exchange(message)
             if answer is None:
@@ -105,7 +105,7 @@ class WriterProcess:
             if self._child is not None:
                 self._stop(self._child)
 
-    def _exchange(self, message: tuple[str, list[PutRequest]]) -> int | str | None:
+    def _exchange(self, message: tuple[str, Sequence[PutRequest]]) -> int | str | None:
         """Send one call and wait for its answer; None when the child is gone, which is then stopped."""
         if self._child is None or self._child.poll() is not None:
             self._child = self._start()
