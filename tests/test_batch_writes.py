@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -43,6 +44,10 @@ def gone(pid: int) -> None:
     raise AssertionError(f"process {pid} did not die")
 
 
+def write(writer: WriterProcess, requests: list[Any]) -> int:
+    return writer.send(requests).result()
+
+
 @pytest.fixture
 def writer() -> Iterator[WriterProcess]:
     process = WriterProcess()
@@ -78,40 +83,40 @@ def test_items_a_batch_write_hands_back_unprocessed_are_sent_again_until_they_la
 def test_the_writer_process_writes_in_requests_of_25(writer):
     items = contacts(60)
 
-    assert writer.write(put_requests(items)) == 3
+    assert writer.send(put_requests(items)).result() == 3
     assert writer.pid is not None and writer.pid != os.getpid()
     assert stored(items) == sorted(f"Name{n}" for n in range(60))
 
 
 def test_an_error_in_the_writer_process_is_raised_in_the_caller_and_the_process_carries_on(writer):
-    writer.write(put_requests(contacts(1)))
+    write(writer, put_requests(contacts(1)))
     pid = writer.pid
     missing = [("no-such-table", item) for _, item in put_requests(contacts(1, first=1))]
 
     with pytest.raises(BatchWriteFailed, match="ResourceNotFoundException"):
-        writer.write(missing)
+        write(writer, missing)
     items = contacts(30, first=2)
-    assert writer.write(put_requests(items)) == 2
+    assert write(writer, put_requests(items)) == 2
     assert writer.pid == pid, "an error the child answered with does not cost a new child"
     assert len(stored(items)) == 30
 
 
 def test_a_writer_process_that_died_between_calls_is_replaced(writer):
-    writer.write(put_requests(contacts(1)))
+    write(writer, put_requests(contacts(1)))
     pid = writer.pid
     assert pid is not None
     os.kill(pid, signal.SIGKILL)
     gone(pid)
     items = contacts(30, first=1)
 
-    assert writer.write(put_requests(items)) == 2
+    assert write(writer, put_requests(items)) == 2
     assert writer.pid not in (None, pid)
     assert len(stored(items)) == 30
 
 
 def test_a_call_whose_writer_process_dies_is_sent_again_to_a_new_one(writer, monkeypatch):
     """Killed after the call reached it (out of memory, say): the parent sees the pipe close, not an answer."""
-    writer.write(put_requests(contacts(1)))
+    write(writer, put_requests(contacts(1)))
     original_send = batch_writes.send
     killed: list[int] = []
 
@@ -125,6 +130,62 @@ def test_a_call_whose_writer_process_dies_is_sent_again_to_a_new_one(writer, mon
     monkeypatch.setattr(batch_writes, "send", send_then_kill)
     items = contacts(30, first=1)
 
-    assert writer.write(put_requests(items)) == 2
+    assert write(writer, put_requests(items)) == 2
     assert writer.pid not in (None, killed[0])
     assert stored(items) == sorted(f"Name{n}" for n in range(1, 31))
+
+
+def test_calls_queue_in_the_writer_process_and_are_answered_in_the_order_sent(writer):
+    first, second = contacts(60), contacts(30, first=100)
+    calls = [writer.send(put_requests(first)), writer.send(put_requests(second))]
+
+    assert calls[1].result() == 2, "the second call waited through the first's answer"
+    assert calls[0].result() == 3
+    assert len(stored(first + second)) == 90
+
+
+def test_a_call_can_be_queued_while_another_thread_waits_for_the_one_before(writer, monkeypatch):
+    """The planner queues the next step while the writer thread waits: sending must not wait for an answer."""
+    first = writer.send(put_requests(contacts(25)))
+    answering = threading.Event()
+    original_receive = batch_writes.receive
+
+    def slow_receive(stream: Any) -> Any:
+        answering.set()
+        time.sleep(0.5)
+        return original_receive(stream)
+
+    monkeypatch.setattr(batch_writes, "receive", slow_receive)
+    waiter = threading.Thread(target=first.result)
+    waiter.start()
+    assert answering.wait(5)
+    started = time.monotonic()
+    second = writer.send(put_requests(contacts(25, first=25)))
+    queued_in = time.monotonic() - started
+    waiter.join()
+
+    assert queued_in < 0.4, f"the send waited {queued_in:.2f} s for the answer being read"
+    assert second.result() == 1
+
+
+def test_a_call_two_writer_processes_died_on_fails_and_the_next_one_is_written(writer, monkeypatch):
+    original_send = batch_writes.send
+    kills = [2]
+
+    def send_then_kill(stream: Any, framed: bytes) -> None:
+        original_send(stream, framed)
+        if kills[0]:
+            kills[0] -= 1
+            pid = writer.pid
+            assert pid is not None
+            os.kill(pid, signal.SIGKILL)
+            gone(pid)
+
+    monkeypatch.setattr(batch_writes, "send", send_then_kill)
+    doomed = writer.send(put_requests(contacts(1)))
+
+    with pytest.raises(BatchWriteFailed, match="exited twice"):
+        doomed.result()
+    items = contacts(30, first=1)
+    assert write(writer, put_requests(items)) == 2
+    assert len(stored(items)) == 30

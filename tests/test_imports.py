@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from chalicelib.models import Contact, ImportJob, OptOut
+from chalicelib.models.batch_writes import Call
 from chalicelib.services import contacts, custom_fields, groups, import_steps, imports, optouts
 from tests.conftest import Bucket
 
@@ -138,13 +139,15 @@ def test_new_contacts_go_in_batches_and_known_ones_in_conditional_transactions(
     contacts.create_contact({"number": "5125599999", "first_name": "Kept", "city": "Austin"})
     dynamodb_calls.clear()
     batches: list[int] = []
-    original_put = import_steps.batch_put
+    original_send = import_steps.send_puts
 
     def counting(requests):
-        batches.append(original_put(requests))
-        return batches[-1]
+        call = original_send(requests)
+        if call is not None:
+            batches.append(call.result())
+        return call
 
-    monkeypatch.setattr(import_steps, "batch_put", counting)
+    monkeypatch.setattr(import_steps, "send_puts", counting)
     rows = [f"51255{n:05d},Name{n},,,City{n % 3}" for n in range(300)] + ["5125599999,,Lee,,"]
     job = drop(client, bucket, "imports/contacts/new.csv", (HEADER + "\n".join(rows) + "\n").encode())
 
@@ -158,7 +161,7 @@ def test_new_contacts_go_in_batches_and_known_ones_in_conditional_transactions(
 
 def test_known_contacts_are_written_while_the_new_ones_go_in_batches(client, bucket, monkeypatch):
     contacts.create_contact({"number": "5125599999", "first_name": "Kept"})
-    original_put, original_changed = import_steps.batch_put, import_steps._write_changed
+    original_changed = import_steps._write_changed
     transaction_started = threading.Event()
     overlapped: list[bool] = []
 
@@ -166,12 +169,13 @@ def test_known_contacts_are_written_while_the_new_ones_go_in_batches(client, buc
         transaction_started.set()
         return original_changed(job, step, known)
 
-    def putting(requests):
+    def awaiting(call):
         overlapped.append(transaction_started.wait(10))
-        return original_put(requests)
+        return original_result(call)
 
+    original_result = Call.result
     monkeypatch.setattr(import_steps, "_write_changed", changing)
-    monkeypatch.setattr(import_steps, "batch_put", putting)
+    monkeypatch.setattr(Call, "result", awaiting)
     rows = [f"51255{n:05d},Name{n},,," for n in range(30)] + ["5125599999,,Lee,,"]
     job = drop(client, bucket, "imports/contacts/both.csv", (HEADER + "\n".join(rows) + "\n").encode())
 
@@ -182,15 +186,14 @@ def test_known_contacts_are_written_while_the_new_ones_go_in_batches(client, buc
 
 def test_an_opt_out_landing_between_the_read_and_the_batch_write_is_kept(client, bucket, monkeypatch):
     """A new contact's write has no condition; an opt-out that slipped in before it is restored from the store."""
-    original = import_steps.plan_contacts
+    original = import_steps.send_puts
 
-    def plan_then_opt_out(job, step, held):
-        plan = original(job, step, held)
+    def opt_out_then_send(requests):
         optouts.opt_out("+15125550102", optouts.Scope(), source="keyword", actor="+15125550102")
         optouts.opt_out("+15125550103", optouts.Scope("cmp_spring"), source="manual", actor="ada")
-        return plan
+        return original(requests)
 
-    monkeypatch.setattr(import_steps, "plan_contacts", plan_then_opt_out)
+    monkeypatch.setattr(import_steps, "send_puts", opt_out_then_send)
     body = HEADER + "5125550101,Maria,,,\n5125550102,James,,,\n5125550103,Mei,,,\n"
     job = drop(client, bucket, "imports/contacts/race.csv", body.encode())
 
@@ -202,13 +205,12 @@ def test_an_opt_out_landing_between_the_read_and_the_batch_write_is_kept(client,
 
 
 def test_a_run_that_dies_before_checking_opt_out_marks_checks_them_when_it_resumes(client, bucket, monkeypatch):
-    original_plan, original_marked = import_steps.plan_contacts, optouts.marked
+    original_send, original_marked = import_steps.send_puts, optouts.marked
     deaths = []
 
-    def plan_then_opt_out(job, step, held):
-        plan = original_plan(job, step, held)
+    def opt_out_then_send(requests):
         optouts.opt_out("+15125550102", optouts.Scope(), source="keyword", actor="+15125550102")
-        return plan
+        return original_send(requests)
 
     def die_once(numbers):
         if not deaths:
@@ -216,7 +218,7 @@ def test_a_run_that_dies_before_checking_opt_out_marks_checks_them_when_it_resum
             raise RuntimeError("the Lambda died")
         return original_marked(numbers)
 
-    monkeypatch.setattr(import_steps, "plan_contacts", plan_then_opt_out)
+    monkeypatch.setattr(import_steps, "send_puts", opt_out_then_send)
     monkeypatch.setattr(optouts, "marked", die_once)
     key = "imports/contacts/dies.csv"
     put = bucket.put(key, (HEADER + "5125550101,Maria,,,\n5125550102,James,,,\n").encode())
@@ -233,22 +235,21 @@ def test_a_run_that_dies_before_checking_opt_out_marks_checks_them_when_it_resum
 
 def test_marks_are_read_only_for_new_contacts_in_the_shard_an_opt_out_moved(client, bucket, monkeypatch):
     """Every opt-out moves the epoch counter of its number's last digit; a step no opt-out raced reads no marks."""
-    original_plan, original_marked = import_steps.plan_contacts, optouts.marked
+    original_send, original_marked = import_steps.send_puts, optouts.marked
     checked: list[list[str]] = []
     race = {"on": False}
 
-    def plan_then_maybe_opt_out(job, step, held):
-        plan = original_plan(job, step, held)
+    def maybe_opt_out_then_send(requests):
         if race["on"]:
             optouts.opt_out("+15125559992", optouts.Scope(), source="keyword", actor="+15125559992")
-        return plan
+        return original_send(requests)
 
     def recording(numbers):
         if numbers:
             checked.append(sorted(numbers))
         return original_marked(numbers)
 
-    monkeypatch.setattr(import_steps, "plan_contacts", plan_then_maybe_opt_out)
+    monkeypatch.setattr(import_steps, "send_puts", maybe_opt_out_then_send)
     monkeypatch.setattr(optouts, "marked", recording)
     quiet = drop(client, bucket, "imports/contacts/quiet.csv", (HEADER + "5125550201,Ann,,,\n").encode())
     assert quiet["created"] == 1 and checked == [], "no opt-out happened, so no mark was read"
@@ -308,6 +309,38 @@ def test_a_run_that_dies_after_writing_a_step_resumes_to_the_same_counts(client,
     assert counts(done) == {"rows": 250, "created": 247, "updated": 1, "unchanged": 0, "rejected": 1, "duplicates": 1}
     assert Contact.get("+15125500010").last_name == "Again"
     assert Contact.get("+15125500150").first_name == "Name150"
+
+
+def test_the_next_steps_new_contacts_are_queued_before_the_step_before_moves_the_job_on(client, bucket, monkeypatch):
+    """The writer process goes on to the next step's items while the parent finishes the step before off."""
+    monkeypatch.setattr(import_steps, "CONTACT_STEP_NUMBERS", 100)
+    original_send, original_move = import_steps.send_puts, import_steps._move_job
+    sent: list[int] = []
+    second_sent = threading.Event()
+    queued_before_first_move: list[bool] = []
+
+    def sending(requests):
+        if requests:
+            sent.append(len(requests))
+        if len(sent) == 2:
+            second_sent.set()
+        return original_send(requests)
+
+    def moving(job, step, step_counts):
+        if not queued_before_first_move:
+            queued_before_first_move.append(second_sent.wait(10))
+        return original_move(job, step, step_counts)
+
+    monkeypatch.setattr(import_steps, "send_puts", sending)
+    monkeypatch.setattr(import_steps, "_move_job", moving)
+    monkeypatch.setattr(imports.Budget, "from_lambda", classmethod(lambda cls, context: cls.seconds(60)))
+    rows = [f"51255{n:05d},Name{n},,," for n in range(200)]
+    job = drop(client, bucket, "imports/contacts/queued.csv", (HEADER + "\n".join(rows) + "\n").encode())
+
+    assert queued_before_first_move == [True], "the second step's items waited for the first step to move the job"
+    assert sent == [100, 100]
+    assert counts(job) == {"rows": 200, "created": 200, "updated": 0, "unchanged": 0, "rejected": 0, "duplicates": 0}
+    assert len(list(Contact.scan())) == 200
 
 
 def test_a_step_sharing_numbers_with_the_one_being_written_is_planned_meanwhile(client, bucket, monkeypatch):

@@ -27,7 +27,7 @@ Opt-out lists are written in transactions: each opt-out is four items
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Set
+from collections.abc import Callable, Iterator, Mapping, Sequence, Set
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -39,7 +39,7 @@ from chalicelib.bulk.contact_rows import ContactRow, RowRejected
 from chalicelib.bulk.csv_stream import Row, UnreadableFile
 from chalicelib.errors import Conflict
 from chalicelib.models import Contact, ImportJob, ImportRejection, OptOut
-from chalicelib.models.batch_writes import PutRequest, batch_put, put_requests
+from chalicelib.models.batch_writes import Call, put_requests, send_puts
 from chalicelib.models.imports import COUNTS
 from chalicelib.models.optouts import EPOCH_SHARDS, epoch_key
 from chalicelib.models.writes import ATTEMPTS, Writer, backoff, condition_failed, write_transaction
@@ -160,8 +160,8 @@ class ContactPlan:
     counts: dict[str, int]
     epochs: dict[str, int]
     """The opt-out epoch counters as they were before the step's contacts were read."""
-    puts: list[PutRequest] = field(default_factory=list)
-    """The contacts that did not exist and the rejected rows, serialized: written without a condition."""
+    sent: list[Call] = field(default_factory=list)
+    """The contacts that did not exist and the rejected rows, queued with the writer process: no condition."""
     created: list[str] = field(default_factory=list)
     """The numbers of the contacts that did not exist: checked against the epochs after the write."""
     changed: list[Contact] = field(default_factory=list)
@@ -170,20 +170,29 @@ class ContactPlan:
     """Contacts this step had created in a run that stopped: their opt-out marks may not have been checked."""
     memberships: dict[str, list[str]] = field(default_factory=dict)
     """Group name -> the step's numbers whose rows put them in it (adding a member twice adds it once)."""
+    groups: dict[str, str] = field(default_factory=dict)
+    """Group name -> its id, resolved (created if new) before the step's items are queued, so a name that fails does."""
     held: list[str] = field(default_factory=list)
     """Numbers the step before was writing when this one was planned: planned when this step is written."""
 
 
 def plan_contacts(job: ImportJob, step: Step, held: Set[str]) -> ContactPlan:
-    """Plan the step, but for the numbers `held`: the step before is still writing them (see `write_contacts`)."""
+    """Plan the step, but for the numbers `held`: the step before is still writing them (see `write_contacts`).
+
+    The new contacts and the rejected rows are queued with the writer process
+    here, behind the step before's: they are other items than any that step
+    writes, so the writer process goes on to them while that step is
+    finished off (opt-out checks, the job moved on) instead of waiting idle.
+    """
     now, later = step.apart(held)
     plan = ContactPlan(step.counts(), optouts.epochs(), held=later)
-    plan.puts = put_requests(step.rejections)
-    _plan_numbers(job, step, plan, now)
+    _plan_numbers(job, step, plan, now, step.rejections)
     return plan
 
 
-def _plan_numbers(job: ImportJob, step: Step, plan: ContactPlan, numbers: list[str]) -> None:
+def _plan_numbers(
+    job: ImportJob, step: Step, plan: ContactPlan, numbers: list[str], rejections: Sequence[ImportRejection] = ()
+) -> None:
     existing = _read_contacts(numbers)
     created: list[Contact] = []
     now = datetime.now(UTC)
@@ -205,8 +214,12 @@ def _plan_numbers(job: ImportJob, step: Step, plan: ContactPlan, numbers: list[s
         (created if outcome == "created" else plan.changed).append(contact)
     for contact in created:
         contact.version = 1  # what a conditional save of a new contact would have stored
-    plan.puts += put_requests(created)
+    for name in plan.memberships.keys() - plan.groups.keys():
+        plan.groups[name] = _static_group(name)
     plan.created += [contact.number for contact in created]
+    call = send_puts(put_requests([*rejections, *created]))
+    if call is not None:
+        plan.sent.append(call)
 
 
 def write_contacts(job: ImportJob, step: Step, plan: ContactPlan) -> bool:
@@ -214,10 +227,11 @@ def write_contacts(job: ImportJob, step: Step, plan: ContactPlan) -> bool:
 
     Steps are written one at a time, in order, so the step before has landed
     by now: the numbers the plan held back are read and planned here, a read
-    of a few numbers rather than the whole step planned after that write.
-    Contacts that exist are written in their transactions while the new ones
-    go in batches: they are different items, and one after the other the
-    transactions kept the batches waiting for 2% of an import.
+    of a few numbers rather than the whole step planned after that write
+    (they exist by now, so they are transactions, not new items queued behind
+    the next step's). Contacts that exist are written in their transactions
+    while the new ones go in batches: they are different items, and one after
+    the other the transactions kept the batches waiting for 2% of an import.
     """
     _plan_numbers(job, step, plan, plan.held)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-known") as known:
@@ -225,13 +239,14 @@ def write_contacts(job: ImportJob, step: Step, plan: ContactPlan) -> bool:
             known.submit(_write_changed, job, step, plan.changed[start : start + TRANSACTION_ITEMS])
             for start in range(0, len(plan.changed), TRANSACTION_ITEMS)
         ]
-        batch_put(plan.puts)
+        for call in plan.sent:
+            call.result()
         for transaction in transactions:
             transaction.result()
     for number in optouts.marked(_unchecked(plan)):
         optouts.restore_view(number)
     for name, numbers in plan.memberships.items():
-        group_members.add(_static_group(name), numbers)
+        group_members.add(plan.groups[name], numbers)
     return _move_job(job, step, plan.counts)
 
 
