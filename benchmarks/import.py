@@ -295,23 +295,24 @@ def children_usage() -> tuple[float, float]:
     return peak, cpu
 
 
-def time_writer_process(calls: dict[str, list[float]]) -> None:
+def time_writer_process(calls: dict[str, list[float]], waited: list[float]) -> None:
     """Count the import's BatchWriteItem requests, which its writer process sends where botocore here cannot see them.
 
-    The time is what the writer thread waited for the writer process's answers, not the requests' own: steps
-    are queued in the writer process ahead of being awaited.
+    Their seconds are the writer process's own (its clock, from a call's first request to its last answer);
+    `waited` adds up what the import's writer thread waited for the answers, less than that when steps queue.
     """
-    from chalicelib.models.batch_writes import Call
+    from chalicelib.models.batch_writes import Call, Written
 
     result = Call.result
 
-    def timed(call: Call) -> int:
+    def timed(call: Call) -> Written:
         started = time.perf_counter()
-        sent = result(call)
-        entry = calls.setdefault("dynamodb.BatchWriteItem (writer process, waited for)", [0, 0.0])
-        entry[0] += sent
-        entry[1] += time.perf_counter() - started
-        return sent
+        written = result(call)
+        waited[0] += time.perf_counter() - started
+        entry = calls.setdefault("dynamodb.BatchWriteItem (writer process)", [0, 0.0])
+        entry[0] += written.requests
+        entry[1] += written.seconds
+        return written
 
     Call.result = timed  # type: ignore[method-assign]
 
@@ -513,7 +514,8 @@ def stage_import(spec: dict[str, Any], channel: Channel) -> dict[str, Any]:
             memory.append([f"run {sum(1 for m in memory if m[0].startswith('run')) + 1}", rss_mb(), peak_rss_mb()])
 
         calls = time_aws_calls()
-        time_writer_process(calls)
+        waited = [0.0]
+        time_writer_process(calls, waited)
 
         def rows_read() -> int:
             """The job's rows so far: the benchmark's own request, left out of the import's."""
@@ -559,6 +561,7 @@ def stage_import(spec: dict[str, Any], channel: Channel) -> dict[str, Any]:
         "writer_cpu_seconds": writer_cpu,
         "job": job,
         "calls": calls,
+        "writer_waited_seconds": waited[0],
         "finish_seconds": finish_seconds[0],
         "memory": memory,
         "samples_missing": sorted(set(spec["samples"]) - found),
@@ -780,6 +783,11 @@ def print_calls(outcome: Outcome) -> None:
     other = outcome.seconds - in_calls
     print(f"    {'everything else (Python)':<28} {'':>17} {other:8.1f} s {100 * other / outcome.seconds:5.1f}%")
     print(f"    of all the above, writing the results at the end (_finish): {outcome.detail['finish_seconds']:.1f} s")
+    writer = calls.get("dynamodb.BatchWriteItem (writer process)", [0, 0.0])[1]
+    print(
+        f"    the writer process was busy {writer:.1f} s ({100 * writer / outcome.seconds:.0f}% of the import);"
+        f" the import's writer thread waited {outcome.detail['writer_waited_seconds']:.1f} s for its answers"
+    )
     detail = outcome.detail
     print(
         f"    peak RSS {outcome.peak_rss_mb:.0f} MB = the handler's process {detail['handler_peak_rss_mb']:.0f} MB"

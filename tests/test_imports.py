@@ -144,7 +144,7 @@ def test_new_contacts_go_in_batches_and_known_ones_in_conditional_transactions(
     def counting(requests):
         call = original_send(requests)
         if call is not None:
-            batches.append(call.result())
+            batches.append(call.result().requests)
         return call
 
     monkeypatch.setattr(import_steps, "send_puts", counting)

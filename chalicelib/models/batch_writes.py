@@ -29,9 +29,10 @@ import struct
 import subprocess
 import sys
 import threading
+import time
 from collections import deque
 from collections.abc import Iterable, Sequence
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
 from pynamodb.models import Model
 
@@ -77,6 +78,16 @@ def write_batches(client: Any, requests: Sequence[PutRequest]) -> int:
     return sent
 
 
+class Written(NamedTuple):
+    """A call's answer: BatchWriteItem requests sent (retries included) and the seconds the child spent sending them.
+
+    The seconds tell a writer process kept waiting for work from one whose requests are slow.
+    """
+
+    requests: int
+    seconds: float
+
+
 class Call:
     """A call sent to the writer process; `result` waits for its answer."""
 
@@ -84,13 +95,13 @@ class Call:
         self._writer = writer
         self.message = message
         """Framed for the pipe, so it can be sent again to a new child."""
-        self.answer: int | str | None = None
-        """The number of requests the child sent, or the error it met as text; None until answered."""
+        self.answer: Written | str | None = None
+        """What the child wrote, or the error it met as text; None until answered."""
         self.deaths = 0
         """Children that died with the call unanswered: at two it fails."""
 
-    def result(self) -> int:
-        """The number of BatchWriteItem requests the call took; raises BatchWriteFailed with the child's error."""
+    def result(self) -> Written:
+        """What the call took to write; raises BatchWriteFailed with the child's error."""
         answer = self._writer.wait(self)
         if isinstance(answer, str):
             raise BatchWriteFailed(answer)
@@ -138,7 +149,7 @@ class WriterProcess:
                 send(self._child.stdin, call.message)
         return call
 
-    def wait(self, call: Call) -> int | str:
+    def wait(self, call: Call) -> Written | str:
         """Read answers, in order, until `call` has its own."""
         with self._receiving:
             while call.answer is None:
@@ -148,7 +159,7 @@ class WriterProcess:
                     with self._sending:
                         self._replace()
                 else:
-                    self._unanswered.popleft().answer = answer
+                    self._unanswered.popleft().answer = answer if isinstance(answer, str) else Written(*answer)
         return call.answer
 
     def close(self) -> None:
@@ -210,7 +221,7 @@ def send_puts(requests: Sequence[PutRequest]) -> Call | None:
 def batch_put(requests: Sequence[PutRequest]) -> int:
     """Put items with BatchWriteItem in the writer process and wait for them; the number of requests it took."""
     call = send_puts(requests)
-    return call.result() if call is not None else 0
+    return call.result().requests if call is not None else 0
 
 
 def frame(message: Any) -> bytes:
@@ -235,14 +246,16 @@ def receive(stream: IO[bytes]) -> Any:
 
 
 def serve(calls: IO[bytes], answers: IO[bytes]) -> None:
-    """The child's loop: each call's request count, or its error as text, until the parent closes the pipe."""
+    """The child's loop: each call's requests and seconds, or its error as text, until the parent closes the pipe."""
     while (message := receive(calls)) is not None:
         region, requests = message
+        started = time.perf_counter()
         try:
-            answer: int | str = write_batches(connection(region).client, requests)
+            sent = write_batches(connection(region).client, requests)
         except Exception as error:
-            answer = f"{type(error).__name__}: {error}"
-        send(answers, frame(answer))
+            send(answers, frame(f"{type(error).__name__}: {error}"))
+        else:
+            send(answers, frame((sent, time.perf_counter() - started)))  # a tuple: this module is __main__ here
 
 
 def main() -> None:
