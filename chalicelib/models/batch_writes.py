@@ -8,8 +8,10 @@ alone. A child with its own interpreter serializes while the parent plans.
 
 Calls are sent as soon as their items are planned and answered in the order
 they were sent, so the child has the next step's items queued while the
-parent finishes the step before (opt-out checks, moving the job on): sent
-only when the step before had landed, they left the child idle ~45 ms a step.
+parent finishes the step before (opt-out checks, moving the job on). Sent
+only once the step before had landed, a 1,000-item call took 46 ms longer
+than the child's own writing of it (pickling and piping under the planner's
+GIL, 100,000 rows: 16.4 against 15.2 ms a request).
 
 The child is started with `sys.executable -m` and fed pickled put requests
 over a pipe: Lambda has no /dev/shm, so multiprocessing's queues and pools do
@@ -17,7 +19,7 @@ not work there. It is started on first use, lives as long as the process
 (across the invocations of a warm Lambda), takes the environment the parent
 has then (credentials, endpoint), and exits when its stdin closes. It writes
 through the same PynamoDB connection settings as everything else. X-Ray does
-not see its requests; the parent's time in `batch_put` is the writes' time.
+not see its requests; each answer carries the seconds the child spent writing.
 """
 
 from __future__ import annotations
