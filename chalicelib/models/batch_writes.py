@@ -220,12 +220,6 @@ def send_puts(requests: Sequence[PutRequest]) -> Call | None:
     return _writer.send(requests) if requests else None
 
 
-def batch_put(requests: Sequence[PutRequest]) -> int:
-    """Put items with BatchWriteItem in the writer process and wait for them; the number of requests it took."""
-    call = send_puts(requests)
-    return call.result().requests if call is not None else 0
-
-
 def frame(message: Any) -> bytes:
     """One length-prefixed pickle: the pipe carries whole messages, not a stream of objects."""
     data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)

@@ -171,7 +171,7 @@ class ContactPlan:
     memberships: dict[str, list[str]] = field(default_factory=dict)
     """Group name -> the step's numbers whose rows put them in it (adding a member twice adds it once)."""
     groups: dict[str, str] = field(default_factory=dict)
-    """Group name -> its id, resolved (created if new) before the step's items are queued, so a name that fails does."""
+    """Group name -> its id, resolved (created if new) before the step's items are queued: a bad name fails first."""
     held: list[str] = field(default_factory=list)
     """Numbers the step before was writing when this one was planned: planned when this step is written."""
 
