@@ -8,6 +8,7 @@ import json
 import sys
 import threading
 import urllib.request
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -45,6 +46,17 @@ def drop(client: Any, bucket: Bucket, key: str, body: bytes) -> dict[str, Any]:
     deliver_all(client, bucket, s3_event(key, put["ETag"]))
     (job,) = [j for j in ImportJob.scan() if j.key == key]
     return imports.job_view(job)
+
+
+def first_call_waits(original: Callable[..., Any], event: threading.Event, waited: list[bool]) -> Callable[..., Any]:
+    """`original`, whose first call first waits (up to 10 s) for `event`; `waited` records whether it came."""
+
+    def waiting(*args: Any) -> Any:
+        if not waited:
+            waited.append(event.wait(10))
+        return original(*args)
+
+    return waiting
 
 
 def counts(job: dict[str, Any]) -> dict[str, int]:
@@ -326,13 +338,10 @@ def test_the_next_steps_new_contacts_are_queued_before_the_step_before_moves_the
             second_sent.set()
         return original_send(requests)
 
-    def moving(job, step, step_counts):
-        if not queued_before_first_move:
-            queued_before_first_move.append(second_sent.wait(10))
-        return original_move(job, step, step_counts)
-
     monkeypatch.setattr(import_steps, "send_puts", sending)
-    monkeypatch.setattr(import_steps, "_move_job", moving)
+    monkeypatch.setattr(
+        import_steps, "_move_job", first_call_waits(original_move, second_sent, queued_before_first_move)
+    )
     monkeypatch.setattr(imports.Budget, "from_lambda", classmethod(lambda cls, context: cls.seconds(60)))
     rows = [f"51255{n:05d},Name{n},,," for n in range(200)]
     job = drop(client, bucket, "imports/contacts/queued.csv", (HEADER + "\n".join(rows) + "\n").encode())
@@ -360,13 +369,12 @@ def test_a_step_sharing_numbers_with_the_one_being_written_is_planned_meanwhile(
             second_planned.set()
         return plan
 
-    def writing(job, step, plan):
-        if not planned_while_first_was_written:
-            planned_while_first_was_written.append(second_planned.wait(10))
-        return original_write(job, step, plan)
-
     monkeypatch.setattr(import_steps, "plan_contacts", planning)
-    monkeypatch.setattr(import_steps, "write_contacts", writing)
+    monkeypatch.setattr(
+        import_steps,
+        "write_contacts",
+        first_call_waits(original_write, second_planned, planned_while_first_was_written),
+    )
     monkeypatch.setattr(imports.Budget, "from_lambda", classmethod(lambda cls, context: cls.seconds(60)))
     job = drop(client, bucket, "imports/contacts/adjacent.csv", (HEADER + "\n".join(rows) + "\n").encode())
 
