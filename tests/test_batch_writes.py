@@ -190,3 +190,24 @@ def test_a_call_two_writer_processes_died_on_fails_and_the_next_one_is_written(w
     items = contacts(30, first=1)
     assert write(writer, put_requests(items)) == 2
     assert len(stored(items)) == 30
+
+
+def test_calls_queue_in_the_pipe_while_the_child_is_busy(writer):
+    """A planner can queue two 1,000-contact calls behind the one being written instead of waiting for each."""
+    write(writer, put_requests(contacts(1)))
+    pid = writer.pid
+    assert pid is not None
+    calls = [put_requests(contacts(1000, first=first)) for first in (1000, 2000)]
+    os.kill(pid, signal.SIGSTOP)  # the child busy with a call: it reads nothing meanwhile
+    try:
+        sending = threading.Thread(target=lambda: [writer.send(call) for call in calls])
+        sending.start()
+        sending.join(5)
+        queued = not sending.is_alive()
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    sending.join()
+
+    assert queued, "a send waited for the child to read the call before it"
+    assert write(writer, put_requests(contacts(1, first=5000))) == 1
+    assert len(stored(contacts(2000, first=1000))) == 2000

@@ -125,6 +125,7 @@ def test_a_redelivered_notification_does_not_import_twice(client, bucket):
 
 def test_a_tiny_time_budget_pauses_and_resumes_to_the_same_result(client, bucket, monkeypatch):
     monkeypatch.setattr(import_steps, "CONTACT_STEP_NUMBERS", 100)
+    monkeypatch.setattr(import_steps, "QUEUED_NUMBERS", 30)
     rows = [f"51255{n:05d},Name{n},Last{n % 7},,City{n % 3}" for n in range(450)]
     rows[10] = "not a number,x,,,"
     rows[300] = rows[20]
@@ -155,8 +156,7 @@ def test_new_contacts_go_in_batches_and_known_ones_in_conditional_transactions(
 
     def counting(requests):
         call = original_send(requests)
-        if call is not None:
-            batches.append(call.result().requests)
+        batches.append(call.result().requests)
         return call
 
     monkeypatch.setattr(import_steps, "send_puts", counting)
@@ -332,8 +332,7 @@ def test_the_next_steps_new_contacts_are_queued_before_the_step_before_moves_the
     queued_before_first_move: list[bool] = []
 
     def sending(requests):
-        if requests:
-            sent.append(len(requests))
+        sent.append(len(requests))
         if len(sent) == 2:
             second_sent.set()
         return original_send(requests)
@@ -350,6 +349,31 @@ def test_the_next_steps_new_contacts_are_queued_before_the_step_before_moves_the
     assert sent == [100, 100]
     assert counts(job) == {"rows": 200, "created": 200, "updated": 0, "unchanged": 0, "rejected": 0, "duplicates": 0}
     assert len(list(Contact.scan())) == 200
+
+
+def test_a_steps_first_slice_is_queued_before_the_rest_of_the_step_is_read(client, bucket, monkeypatch):
+    """The writer process starts on a step's first contacts while the planner reads the rest."""
+    monkeypatch.setattr(import_steps, "CONTACT_STEP_NUMBERS", 100)
+    monkeypatch.setattr(import_steps, "QUEUED_NUMBERS", 40)
+    original_read, original_send = import_steps._read_contacts, import_steps.send_puts
+    events: list[str] = []
+
+    def reading(numbers):
+        events.append(f"read {len(numbers)}")
+        return original_read(numbers)
+
+    def sending(requests):
+        events.append(f"queue {len(requests)}")
+        return original_send(requests)
+
+    monkeypatch.setattr(import_steps, "_read_contacts", reading)
+    monkeypatch.setattr(import_steps, "send_puts", sending)
+    rows = [f"51255{n:05d},Name{n},,," for n in range(99)] + ["not a number,,,,"]
+    job = drop(client, bucket, "imports/contacts/slices.csv", (HEADER + "\n".join(rows) + "\n").encode())
+
+    assert events == ["read 40", "queue 41", "read 40", "queue 40", "read 19", "queue 19"]
+    assert counts(job) == {"rows": 100, "created": 99, "updated": 0, "unchanged": 0, "rejected": 1, "duplicates": 0}
+    assert len(list(Contact.scan())) == 99
 
 
 def test_a_step_sharing_numbers_with_the_one_being_written_is_planned_meanwhile(client, bucket, monkeypatch):

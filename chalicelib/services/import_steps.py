@@ -52,8 +52,12 @@ class ImportFailed(Exception):
 
 TRANSACTION_ITEMS = 100
 """DynamoDB's limit for one TransactWriteItems."""
-CONTACT_STEP_NUMBERS = 1000
-"""Numbers per contact step: the job is moved on and the opt-out epochs read once a step, so a step is many batches."""
+CONTACT_STEP_NUMBERS = 5000
+"""Numbers per contact step: each step reads the opt-out epochs twice, moves the job on and writes the contacts
+that exist in a transaction or so, which at 1,000 numbers a step was 9% of the engine's time on DynamoDB Local."""
+QUEUED_NUMBERS = 1000
+"""Numbers read and queued with the writer process at a time while a step is planned, so that it starts writing
+a step's first contacts while the rest are read: a run's first step would otherwise keep it idle for a whole plan."""
 OPTOUT_STEP_ITEMS = TRANSACTION_ITEMS - 1 - EPOCH_SHARDS
 """An opt-out step is one transaction: its opt-outs, their epoch counters, its rejected rows and the job's update."""
 OPTOUT_WEIGHT = 4
@@ -193,6 +197,28 @@ def plan_contacts(job: ImportJob, step: Step, held: Set[str]) -> ContactPlan:
 def _plan_numbers(
     job: ImportJob, step: Step, plan: ContactPlan, numbers: list[str], rejections: Sequence[ImportRejection] = ()
 ) -> None:
+    """Plan `numbers` a slice at a time, each slice's new contacts queued as soon as it is planned.
+
+    A slice's groups are resolved before its items are queued, so a group that
+    fails the job fails it before any contact in it is written.
+    """
+    queued: list[ImportRejection | Contact] = list(rejections)
+    for start in range(0, len(numbers), QUEUED_NUMBERS):
+        queued += _plan_slice(job, step, plan, numbers[start : start + QUEUED_NUMBERS])
+        for name in plan.memberships.keys() - plan.groups.keys():
+            plan.groups[name] = _static_group(name)
+        _queue(plan, queued)
+        queued = []
+    _queue(plan, queued)
+
+
+def _queue(plan: ContactPlan, items: Sequence[ImportRejection | Contact]) -> None:
+    if items:
+        plan.sent.append(send_puts(put_requests(items)))
+
+
+def _plan_slice(job: ImportJob, step: Step, plan: ContactPlan, numbers: list[str]) -> list[Contact]:
+    """Plan `numbers` from one read: the contacts that exist go to `plan.changed`; the new ones are returned."""
     existing = _read_contacts(numbers)
     created: list[Contact] = []
     now = datetime.now(UTC)
@@ -214,12 +240,8 @@ def _plan_numbers(
         (created if outcome == "created" else plan.changed).append(contact)
     for contact in created:
         contact.version = 1  # what a conditional save of a new contact would have stored
-    for name in plan.memberships.keys() - plan.groups.keys():
-        plan.groups[name] = _static_group(name)
     plan.created += [contact.number for contact in created]
-    call = send_puts(put_requests([*rejections, *created]))
-    if call is not None:
-        plan.sent.append(call)
+    return created
 
 
 def write_contacts(job: ImportJob, step: Step, plan: ContactPlan) -> bool:
@@ -258,7 +280,7 @@ def _unchecked(plan: ContactPlan) -> list[str]:
 
 
 def _static_group(name: str) -> str:
-    """The id of the static group a file names, created if new; looked up each step (two reads per 500 rows)."""
+    """The id of the static group a file names, created if new; looked up each step (two reads)."""
     try:
         return groups.resolve_static_group(name)
     except Conflict as error:
