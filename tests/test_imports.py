@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib.models import Contact, ImportJob, OptOut
+from chalicelib.models import Contact, ImportJob, ImportRejection, OptOut
 from chalicelib.models.batch_writes import Call
 from chalicelib.services import contacts, custom_fields, groups, import_steps, imports, optouts
 from tests.conftest import Bucket
@@ -93,6 +93,20 @@ def test_a_dropped_file_imports_and_writes_its_results(client, bucket):
         and reasons[1].startswith("invalid number")
         and reasons[2] == ("missing number")
     )
+
+
+def test_rejected_rows_are_kept_a_few_items_a_step_and_come_back_whole_and_in_order(client, bucket):
+    """300 rejected rows of 2 KB fill three items of at most 256 KB, not 300; rejected.csv has every one."""
+    notes = [f"row {n} " + "x" * 2000 for n in range(300)]
+    rows = [f"not a number,Name{n},,{note}," for n, note in enumerate(notes)] + ["5125550101,Kept,,,"]
+    job = drop(client, bucket, "imports/contacts/wide.csv", (HEADER + "\n".join(rows) + "\n").encode())
+
+    assert counts(job) == {"rows": 301, "created": 1, "updated": 0, "unchanged": 0, "rejected": 300, "duplicates": 0}
+    (stored,) = list(ImportJob.scan())
+    assert len(list(ImportRejection.query(stored.id))) == 3
+    rejected = list(csv.reader(io.StringIO(bucket.read(job["rejected_file"]).decode())))
+    assert [row[1] for row in rejected[1:]] == [f"Name{n}" for n in range(300)]
+    assert [row[3] for row in rejected[1:]] == notes
 
 
 def test_blank_cells_leave_fields_and_opt_outs_are_never_touched(client, bucket):

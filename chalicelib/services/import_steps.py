@@ -40,7 +40,7 @@ from chalicelib.bulk.csv_stream import Row, UnreadableFile
 from chalicelib.errors import Conflict
 from chalicelib.models import Contact, ImportJob, ImportRejection, OptOut
 from chalicelib.models.batch_writes import Call, put_requests, send_puts
-from chalicelib.models.imports import COUNTS
+from chalicelib.models.imports import COUNTS, RejectedRow, packed
 from chalicelib.models.optouts import EPOCH_SHARDS, epoch_key
 from chalicelib.models.writes import ATTEMPTS, Writer, backoff, condition_failed, write_transaction
 from chalicelib.services import group_members, groups, optouts
@@ -59,7 +59,8 @@ QUEUED_NUMBERS = 1000
 """Numbers read and queued with the writer process at a time while a step is planned, so that it starts writing
 a step's first contacts while the rest are read: a run's first step would otherwise keep it idle for a whole plan."""
 OPTOUT_STEP_ITEMS = TRANSACTION_ITEMS - 1 - EPOCH_SHARDS
-"""An opt-out step is one transaction: its opt-outs, their epoch counters, its rejected rows and the job's update."""
+"""An opt-out step is one transaction: its opt-outs, their epoch counters, its rejected rows (an item a row at
+most: they are packed) and the job's update."""
 OPTOUT_WEIGHT = 4
 """Items per opt-out: store, history, mark and the contact's view (its epoch counter is shared)."""
 
@@ -77,7 +78,7 @@ class Step:
     rows: int = 0
     duplicates: int = 0
     changes: dict[str, ContactRow | None] = field(default_factory=dict)
-    rejections: list[ImportRejection] = field(default_factory=list)
+    rejections: list[RejectedRow] = field(default_factory=list)
 
     def apart(self, held: Set[str]) -> tuple[list[str], list[str]]:
         """The step's numbers to plan now and those `held` back, each in file order."""
@@ -111,7 +112,7 @@ def steps(job: ImportJob, rows: Iterator[Row], parse: RowParser) -> Iterator[Ste
         try:
             number, changes = parse(row.cells)
         except RowRejected as rejected:
-            step.rejections.append(ImportRejection(job.id, row.line, cells=row.cells, reason=rejected.reason))
+            step.rejections.append(RejectedRow(line=row.line, cells=row.cells, reason=rejected.reason))
         else:
             if number not in step.changes:
                 step.changes[number] = changes
@@ -190,7 +191,7 @@ def plan_contacts(job: ImportJob, step: Step, held: Set[str]) -> ContactPlan:
     """
     now, later = step.apart(held)
     plan = ContactPlan(step.counts(), optouts.epochs(), held=later)
-    _plan_numbers(job, step, plan, now, step.rejections)
+    _plan_numbers(job, step, plan, now, packed(job.id, step.rejections))
     return plan
 
 
@@ -432,7 +433,7 @@ def _optout_transaction(job_id: str, step: Step, plan: OptOutPlan) -> Writer:
         for writer in plan.writers:
             writer(tx)
         optouts.epoch_writes(plan.numbers)(tx)
-        for rejection in step.rejections:
+        for rejection in packed(job_id, step.rejections):
             tx.save(rejection)
         tx.update(ImportJob(job_id), actions=_job_actions(step, plan.counts), condition=_job_at(step))
 

@@ -45,8 +45,6 @@ HANDOVER_SECONDS = 0.00025
 """The GIL switch interval while a run's writer thread waits on DynamoDB (see `_prompt_handover`)."""
 LEASE_SECONDS = 15 * 60
 """Longer than any Lambda run, so a live run never loses its job; a dead one frees it after this."""
-REJECTIONS_PAGE = 100
-"""Rejected rows read per request while rejected.csv is written; DynamoDB's default page (1 MB) is thousands of rows."""
 PREFIX = "imports/"
 RESULTS_PREFIX = "results/"
 
@@ -402,7 +400,8 @@ def _write_rejected(job: ImportJob, spool: Any) -> None:
     writer = csv.writer(text, delimiter=dialect.delimiter if dialect else ",")
     writer.writerow([*(job.header or []), "reason"])
     width = len(job.header or [])
-    for rejection in ImportRejection.query(job.id, page_size=REJECTIONS_PAGE):
-        cells = list(rejection.cells)
-        writer.writerow([*cells, *[""] * (width - len(cells)), rejection.reason])
+    for rejection in ImportRejection.query(job.id):
+        for row in rejection.rows:
+            cells = list(row.cells)
+            writer.writerow([*cells, *[""] * (width - len(cells)), row.reason])
     text.detach()
