@@ -205,7 +205,8 @@ class WriterProcess:
             [sys.executable, "-m", __name__], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=environment
         )
         assert child.stdin is not None
-        fcntl.fcntl(child.stdin.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)
+        with contextlib.suppress(PermissionError):  # a host with a lower limit: sends only wait sooner
+            fcntl.fcntl(child.stdin.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)
         return child
 
     def _stop(self, child: subprocess.Popen[bytes]) -> None:
