@@ -16,8 +16,9 @@ The `by_number` range Query (the sorted numbers' range, a shard at a time,
 only the key projected) is the cheap way to learn that numbers are absent
 from an empty table, and the dear one where the range holds other contacts
 (it returns them all); and it reads a global secondary index, which DynamoDB
-only keeps eventually consistent: a contact created a moment ago (by the step before, or by an
-inbound text) may not be in it yet, and the import would then replace it.
+only keeps eventually consistent: a contact created a moment ago (by the
+step before, or by an inbound text) may not be in it yet, and the import
+would then replace it.
 
     .venv/bin/python benchmarks/existence_checks.py [--numbers 50000]
 """
@@ -30,10 +31,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from harness import configure, engine_cpu_seconds, fresh_dynamodb, warm_up
-
-READ_KEYS = 100
-"""Keys a BatchGetItem: its limit, and what PynamoDB's `batch_get` (the import's read) sends."""
+from harness import configure, engine_cpu_seconds, fresh_dynamodb, put_batch, read_numbers, warm_up
 
 
 def main() -> None:
@@ -71,27 +69,16 @@ def run(count: int, endpoint: str) -> None:
         for number in numbers(prefix):
             contact = Contact(number, created_at=now, updated_at=now, version=1, import_stamp="bench#0#created")
             contact.first_name, contact.last_name, contact.email = "Ann", "Lee", "ann@example.com"
-            items.append({"PutRequest": {"Item": contact.serialize()}})
+            items.append(contact.serialize())
         return items
 
     def write(items: list[dict[str, Any]]) -> None:
         for start in range(0, len(items), BATCH_WRITE_ITEMS):
-            pending: dict[str, Any] = {table: items[start : start + BATCH_WRITE_ITEMS]}
-            while pending:
-                pending = client.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
+            put_batch(client, table, items[start : start + BATCH_WRITE_ITEMS])
 
     def batch_get(consistent: bool = True, key_only: bool = False) -> Callable[[list[str]], None]:
         projection = {"ProjectionExpression": "#n", "ExpressionAttributeNames": {"#n": "number"}} if key_only else {}
-
-        def read(batch: list[str]) -> None:
-            for start in range(0, len(batch), READ_KEYS):
-                keys = [{"number": {"S": number}} for number in batch[start : start + READ_KEYS]]
-                request: dict[str, Any] | None = {"Keys": keys, "ConsistentRead": consistent, **projection}
-                while request:
-                    answer = client.batch_get_item(RequestItems={table: request})
-                    request = answer.get("UnprocessedKeys", {}).get(table)
-
-        return read
+        return lambda batch: read_numbers(client, table, batch, ConsistentRead=consistent, **projection)
 
     def ranges(batch: list[str]) -> None:
         for start in range(0, len(batch), QUEUED_NUMBERS):

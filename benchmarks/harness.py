@@ -64,6 +64,37 @@ def fresh_dynamodb() -> Iterator[str]:
         process.wait(timeout=60)
 
 
+def put_batch(client: BaseClient, table: str, items: list[dict[str, Any]]) -> int:
+    """One BatchWriteItem of `items` (25 at most), its unprocessed items sent again until none is left.
+
+    The benchmarks' raw write, without the project's writer process or
+    backoff, so a baseline measures the engine and nothing else. Returns the
+    requests it took.
+    """
+    requests = 0
+    pending: dict[str, Any] = {table: [{"PutRequest": {"Item": item}} for item in items]}
+    while pending:
+        requests += 1
+        pending = client.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
+    return requests
+
+
+READ_KEYS = 100
+"""Keys a BatchGetItem: its limit, and what PynamoDB's `batch_get` (the import's read) sends."""
+
+
+def read_numbers(client: BaseClient, table: str, numbers: list[str], **options: Any) -> None:
+    """BatchGetItem of every number (the key `number`), 100 a request, unprocessed keys asked again.
+
+    `options` go into each request beside the keys (`ConsistentRead`, a projection).
+    """
+    for start in range(0, len(numbers), READ_KEYS):
+        keys = [{"number": {"S": number}} for number in numbers[start : start + READ_KEYS]]
+        request: dict[str, Any] | None = {"Keys": keys, **options}
+        while request:
+            request = client.batch_get_item(RequestItems={table: request}).get("UnprocessedKeys", {}).get(table)
+
+
 WARM_UP_ITEMS = 20_000
 
 

@@ -66,7 +66,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness import ROOT, configure, engine_cpu_seconds, fresh_dynamodb, start_moto, warm_up
+from harness import ROOT, configure, engine_cpu_seconds, fresh_dynamodb, put_batch, read_numbers, start_moto, warm_up
 
 SEED = 20240611
 HEADER = ("number", "first_name", "last_name", "email", "city", "state", "zip")
@@ -409,21 +409,6 @@ def stage_ceiling(spec: dict[str, Any], channel: Channel) -> dict[str, Any]:
     client = boto3.client("dynamodb", config=Config(parameter_validation=False))
     table = Contact.Meta.table_name
 
-    def write(items: list[dict[str, Any]]) -> int:
-        requests = 0
-        pending: dict[str, Any] = {table: [{"PutRequest": {"Item": item}} for item in items]}
-        while pending:
-            requests += 1
-            pending = client.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
-        return requests
-
-    def read(numbers: list[str]) -> None:
-        for start in range(0, len(numbers), 100):
-            keys: list[dict[str, Any]] = [{"number": {"S": number}} for number in numbers[start : start + 100]]
-            while keys:
-                request = {table: {"Keys": keys, "ConsistentRead": True}}
-                keys = client.batch_get_item(RequestItems=request).get("UnprocessedKeys", {}).get(table, {}).get("Keys")
-
     def built(rows: Iterator[Record]) -> list[list[dict[str, Any]]]:
         """The items of the new numbers among `rows`, serialized by the model as the import's are, 25 a group."""
         now = datetime.now(UTC)
@@ -452,8 +437,8 @@ def stage_ceiling(spec: dict[str, Any], channel: Channel) -> dict[str, Any]:
             done = command["rows_to"]
             started = time.perf_counter()
             numbers = [item["number"]["S"] for group in groups for item in group]
-            reading = reader.submit(read, numbers) if reads else None
-            requests += sum(map(write, groups))
+            reading = reader.submit(read_numbers, client, table, numbers, ConsistentRead=True) if reads else None
+            requests += sum(put_batch(client, table, group) for group in groups)
             if reading is not None:
                 reading.result()
             elapsed = time.perf_counter() - started

@@ -16,9 +16,10 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
-from harness import configure, fresh_dynamodb
+from harness import configure, fresh_dynamodb, put_batch
 
 Item = dict[str, Any]
 
@@ -52,10 +53,7 @@ def run(count: int, endpoint: str) -> None:
             built.append(contact.serialize())
         return built
 
-    def batch(chunk: list[Item]) -> None:
-        pending: dict[str, Any] = {table: [{"PutRequest": {"Item": item}} for item in chunk]}
-        while pending:
-            pending = client.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
+    batch = partial(put_batch, client, table)
 
     def transact(condition: bool, token: bool) -> Callable[[list[Item]], None]:
         extra = {"ConditionExpression": "attribute_not_exists(#v)", "ExpressionAttributeNames": {"#v": "version"}}
