@@ -31,7 +31,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from harness import configure, engine_cpu_seconds, fresh_dynamodb, put_batch, read_numbers, warm_up
+from harness import configure, engine_cpu_seconds, fresh_dynamodb, put_all, read_numbers, warm_up
 
 
 def main() -> None:
@@ -48,7 +48,6 @@ def run(count: int, endpoint: str) -> None:
     from botocore.config import Config
 
     from chalicelib.models import Contact
-    from chalicelib.models.batch_writes import BATCH_WRITE_ITEMS
     from chalicelib.models.contacts import INDEX_SHARDS
     from chalicelib.models.tables import create_tables
     from chalicelib.services.import_steps import QUEUED_NUMBERS
@@ -68,13 +67,17 @@ def run(count: int, endpoint: str) -> None:
         items = []
         for number in numbers(prefix):
             contact = Contact(number, created_at=now, updated_at=now, version=1, import_stamp="bench#0#created")
-            contact.first_name, contact.last_name, contact.email = "Ann", "Lee", "ann@example.com"
+            contact.first_name, contact.last_name, contact.email, contact.city = (
+                "Ann",
+                "Lee",
+                "ann@example.com",
+                "Austin",
+            )
             items.append(contact.serialize())
         return items
 
     def write(items: list[dict[str, Any]]) -> None:
-        for start in range(0, len(items), BATCH_WRITE_ITEMS):
-            put_batch(client, table, items[start : start + BATCH_WRITE_ITEMS])
+        put_all(client, table, items)
 
     def batch_get(consistent: bool = True, key_only: bool = False) -> Callable[[list[str]], None]:
         projection = {"ProjectionExpression": "#n", "ExpressionAttributeNames": {"#n": "number"}} if key_only else {}

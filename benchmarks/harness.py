@@ -79,6 +79,16 @@ def put_batch(client: BaseClient, table: str, items: list[dict[str, Any]]) -> in
     return requests
 
 
+def put_all(client: BaseClient, table: str, items: list[dict[str, Any]]) -> int:
+    """Every item, `put_batch` a request's worth (the project's BATCH_WRITE_ITEMS) at a time: the requests it took."""
+    from chalicelib.models.batch_writes import BATCH_WRITE_ITEMS
+
+    return sum(
+        put_batch(client, table, items[start : start + BATCH_WRITE_ITEMS])
+        for start in range(0, len(items), BATCH_WRITE_ITEMS)
+    )
+
+
 READ_KEYS = 100
 """Keys a BatchGetItem: its limit, and what PynamoDB's `batch_get` (the import's read) sends."""
 

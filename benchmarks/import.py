@@ -66,7 +66,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness import ROOT, configure, engine_cpu_seconds, fresh_dynamodb, put_batch, read_numbers, start_moto, warm_up
+from harness import ROOT, configure, engine_cpu_seconds, fresh_dynamodb, put_all, read_numbers, start_moto, warm_up
 
 SEED = 20240611
 HEADER = ("number", "first_name", "last_name", "email", "city", "state", "zip")
@@ -405,12 +405,11 @@ def stage_ceiling(spec: dict[str, Any], channel: Channel) -> dict[str, Any]:
     from chalicelib.models import Contact
 
     reads = spec["reads"]
-    per_request = 25
     client = boto3.client("dynamodb", config=Config(parameter_validation=False))
     table = Contact.Meta.table_name
 
-    def built(rows: Iterator[Record]) -> list[list[dict[str, Any]]]:
-        """The items of the new numbers among `rows`, serialized by the model as the import's are, 25 a group."""
+    def built(rows: Iterator[Record]) -> list[dict[str, Any]]:
+        """The items of the new numbers among `rows`, serialized by the model as the import's are."""
         now = datetime.now(UTC)
         items = []
         for record in rows:
@@ -425,7 +424,7 @@ def stage_ceiling(spec: dict[str, Any], channel: Channel) -> dict[str, Any]:
             if state:
                 contact.state, contact.zip = state, zip_code
             items.append(contact.serialize())
-        return [items[start : start + per_request] for start in range(0, len(items), per_request)]
+        return items
 
     file = records(spec["rows"], spec["seed"])
     start_rss = peak_rss_mb()
@@ -433,12 +432,12 @@ def stage_ceiling(spec: dict[str, Any], channel: Channel) -> dict[str, Any]:
     items = requests = done = 0
     with ThreadPoolExecutor(1) as reader:
         for command in channel.commands():
-            groups = built(islice(file, command["rows_to"] - done))
+            batch = built(islice(file, command["rows_to"] - done))
             done = command["rows_to"]
             started = time.perf_counter()
-            numbers = [item["number"]["S"] for group in groups for item in group]
+            numbers = [item["number"]["S"] for item in batch]
             reading = reader.submit(read_numbers, client, table, numbers, ConsistentRead=True) if reads else None
-            requests += sum(put_batch(client, table, group) for group in groups)
+            requests += put_all(client, table, batch)
             if reading is not None:
                 reading.result()
             elapsed = time.perf_counter() - started
