@@ -33,11 +33,16 @@ engine in the same state.
   `parse_contact_row` on every row, no writes.
 
 The three writing stages run side by side, each in its own process with its
-own DynamoDB Local, and take turns: after each import run (a Lambda run of
-the budget), each ceiling writes the rows that run read, then the next run
-starts. Only one stage works at a time, and the machine's drift (the same
-ceiling has taken 68 s in one run of this script and 135 s in another) falls
-on all three alike instead of on whichever ran in a slow minute.
+own DynamoDB Local, and take turns of one import step (5,000 numbers, a few
+seconds): each time a step has landed, the import's processes (the handler's
+and its writer's) are stopped with SIGSTOP, each ceiling writes the rows the
+import has landed so far, and the import is continued with SIGCONT. The
+stopped time is left out of the import's seconds and out of its budget, so
+its runs, steps and requests are those of a deployed worker. Only one stage
+works at a time, and the engine's drift falls on all three alike: it moves
+over minutes (the same ceiling has taken 68 s in one run of this script and
+135 s in another), and turns of a whole Lambda run let identical ceilings
+disagree by up to 11%, where turns of seconds kept them within 3%.
 
 rows/s is always the file's data rows divided by the stage's seconds, so the
 ceiling's figure is how fast the file would go if writing its unique contacts
@@ -55,6 +60,7 @@ import json
 import os
 import random
 import resource
+import signal
 import subprocess
 import sys
 import tempfile
@@ -78,6 +84,7 @@ IMPORT_TARGET = 0.80
 CEILING = "ceiling: BatchWriteItem, 1 writer"
 READS_CEILING = "ceiling with reads, 1 writer"
 RSS_TARGET = 1.2
+WRITER_CALLS = "dynamodb.BatchWriteItem (writer process)"
 SAMPLE_EVERY = 9_973
 """Every so many new numbers, one is kept to check after the import that its contact exists."""
 
@@ -295,43 +302,52 @@ def children_usage() -> tuple[float, float]:
     return peak, cpu
 
 
-def time_writer_process(calls: dict[str, list[float]], waited: list[float]) -> None:
+def time_writer_process(calls: dict[str, list[float]], waited: list[float], stops: Stops) -> None:
     """Count the import's BatchWriteItem requests, which its writer process sends where botocore here cannot see them.
 
-    Their seconds are the writer process's own (its clock, from a call's first request to its last answer);
-    `waited` adds up what the import's writer thread waited for the answers, less than that when steps queue.
+    Their seconds are the writer process's own (its clock, from a call's first request to its last answer),
+    less a stop it was caught in (`Stops.claim`); `waited` adds up what the import's writer thread waited for
+    the answers, less than that when steps queue, and less the time it was stopped.
     """
-    from chalicelib.models.batch_writes import Call, Written
+    from chalicelib.models.batch_writes import Call, WriterProcess, Written
 
-    result = Call.result
+    result, send = Call.result, WriterProcess.send
+    sent_after: dict[Call, int] = {}
+
+    def counted(writer: WriterProcess, requests: Any) -> Call:
+        stops_before = len(stops.each)
+        call = send(writer, requests)
+        sent_after[call] = stops_before
+        return call
 
     def timed(call: Call) -> Written:
-        started = time.perf_counter()
+        started, stopped = time.perf_counter(), stops.seconds
         written = result(call)
-        waited[0] += time.perf_counter() - started
-        entry = calls.setdefault("dynamodb.BatchWriteItem (writer process)", [0, 0.0])
+        waited[0] += time.perf_counter() - started - (stops.seconds - stopped)
+        entry = calls.setdefault(WRITER_CALLS, [0, 0.0])
         entry[0] += written.requests
-        entry[1] += written.seconds
+        entry[1] += written.seconds - stops.claim(sent_after.pop(call), written.seconds)
         return written
 
     Call.result = timed  # type: ignore[method-assign]
+    WriterProcess.send = counted  # type: ignore[method-assign]
 
 
-def time_aws_calls() -> dict[str, list[float]]:
-    """Count and time every AWS request at botocore ("service.Operation" -> [requests, seconds])."""
+def time_aws_calls(stops: Stops) -> dict[str, list[float]]:
+    """Count and time every AWS request at botocore ("service.Operation" -> [requests, seconds]), stops left out."""
     from botocore.client import BaseClient
 
     calls: dict[str, list[float]] = {}
     original = BaseClient._make_api_call
 
     def timed(self: BaseClient, operation_name: str, api_params: dict) -> dict:
-        started = time.perf_counter()
+        started, stopped = time.perf_counter(), stops.seconds
         try:
             return original(self, operation_name, api_params)
         finally:
             entry = calls.setdefault(f"{self.meta.service_model.service_name}.{operation_name}", [0, 0.0])
             entry[0] += 1
-            entry[1] += time.perf_counter() - started
+            entry[1] += time.perf_counter() - started - (stops.seconds - stopped)
 
     BaseClient._make_api_call = timed  # type: ignore[method-assign]
     return calls
@@ -447,20 +463,80 @@ def stage_ceiling(spec: dict[str, Any], channel: Channel) -> dict[str, Any]:
     return {"rows": done, "items": items, "requests": requests, "seconds": seconds, "start_rss_mb": start_rss}
 
 
+class Stops:
+    """How long the parent has kept this stage stopped, so that its clocks can leave that time out.
+
+    After each step lands, the import tells the parent (`landed`) and waits
+    on stdin until it has been stopped, the ceilings have had their turns,
+    and it has been continued; the parent's message says for how long.
+    """
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self.each: list[float | None] = []
+        """Each stop's seconds, until a writer process call's seconds are found to hold it (then None)."""
+
+    def after_landing(self, channel: Channel, rows: int) -> None:
+        channel.answer({"landed": rows})
+        seconds = json.loads(sys.stdin.readline())["seconds"]
+        self.seconds += seconds
+        self.each.append(seconds)
+
+    def claim(self, since: int, seconds: float) -> float:
+        """The stop a writer process call of `seconds` was caught in, if any, among the stops since its sending.
+
+        The writer's clock runs while it is stopped, so a call it was in when
+        the import was stopped took at least that stop. Its own work is
+        under a second (1,000 contacts) and a stop is a ceiling's turn at
+        writing a step (seconds), so the first unclaimed stop since the call
+        was sent and no longer than the call is the one it holds.
+        """
+        for index in range(since, len(self.each)):
+            stop = self.each[index]
+            if stop is not None and stop <= seconds:
+                self.each[index] = None
+                return stop
+        return 0.0
+
+
 def stage_import(spec: dict[str, Any], channel: Channel) -> dict[str, Any]:
     """The file's S3 notification through the real handler, then every resume message, until the queue is empty.
 
     One handler run a command; the answer says how many rows the job has read so far and whether it is done.
+    Before it, an answer with `landed` after each step that has landed, for the parent to stop the import and
+    give the ceilings their turns (`Stops`); the handler's budget and every figure leave that time out.
     """
     import boto3
     from chalice.test import Client
 
     from app import app
+    from chalicelib.budget import Budget
     from chalicelib.models import Contact, ImportJob
-    from chalicelib.services import imports
+    from chalicelib.services import import_steps, imports
+
+    stops = Stops()
+
+    class RunningBudget(Budget):
+        """A deployed worker's budget on a clock that stands still while the import is stopped."""
+
+        def exhausted(self) -> bool:
+            return time.monotonic() - stops.seconds >= self.deadline
 
     budget = spec["budget"]
-    imports.Budget.from_lambda = classmethod(lambda cls, context, margin_seconds=30.0: cls.seconds(budget))  # type: ignore[method-assign,assignment]
+    imports.Budget.from_lambda = classmethod(  # type: ignore[method-assign,assignment]
+        lambda cls, context, margin_seconds=30.0: RunningBudget(time.monotonic() - stops.seconds + budget)
+    )
+    write_contacts = import_steps.write_contacts
+    landed = [0]
+
+    def announced(job: Any, step: Any, plan: Any) -> bool:
+        moved = write_contacts(job, step, plan)
+        if moved:
+            landed[0] += step.rows
+            stops.after_landing(channel, landed[0])
+        return moved
+
+    import_steps.write_contacts = announced
     finish_seconds = [0.0]
     finish = imports._finish
 
@@ -497,9 +573,9 @@ def stage_import(spec: dict[str, Any], channel: Channel) -> dict[str, Any]:
                 raise RuntimeError(f"the handler failed records: {result}")
             memory.append([f"run {sum(1 for m in memory if m[0].startswith('run')) + 1}", rss_mb(), peak_rss_mb()])
 
-        calls = time_aws_calls()
+        calls = time_aws_calls(stops)
         waited = [0.0]
-        time_writer_process(calls, waited)
+        time_writer_process(calls, waited, stops)
 
         def rows_read() -> int:
             """The job's rows so far: the benchmark's own request, left out of the import's."""
@@ -519,10 +595,10 @@ def stage_import(spec: dict[str, Any], channel: Channel) -> dict[str, Any]:
         seconds = 0.0
         pending = [json.dumps({"Records": [record]})]
         for _ in channel.commands():
-            started = time.perf_counter()
+            started, stopped = time.perf_counter(), stops.seconds
             deliver(pending)
             pending = drain()
-            elapsed = time.perf_counter() - started
+            elapsed = time.perf_counter() - started - (stops.seconds - stopped)
             seconds += elapsed
             channel.answer({"seconds": elapsed, "rows": rows_read(), "done": not pending})
             if not pending:
@@ -638,26 +714,51 @@ class Child:
         print(f"  {time.strftime('%H:%M:%S')} {label} ...", file=sys.stderr, flush=True)
         command = [sys.executable, str(Path(__file__).resolve()), "--child", json.dumps(spec)]
         self.process = subprocess.Popen(
-            command, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, pass_fds=(write_end,), text=True
+            command,
+            cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            pass_fds=(write_end,),
+            text=True,
+            start_new_session=True,  # its own process group: the stage and its writer process stop together
         )
         os.close(write_end)
         self.answers = os.fdopen(read_end)
         self.engine_seconds = 0.0
         self.turns: list[float] = []
+        self.rounds: list[float] = []
+        """The stage's seconds in each import run: the import's runs, or the ceilings' turns within each."""
+        self.stops: list[float] = []
+        """How long the stage was kept stopped each time (the import, while the ceilings took their turns)."""
 
     def ready(self) -> None:
         self._answer()
 
-    def turn(self, **command: Any) -> dict[str, Any]:
-        """One command, timed by the stage; the engines' CPU meanwhile is this stage's, as the others wait."""
-        assert self.process.stdin is not None
+    def turn(self, between: Callable[[int], None] = lambda rows: None, **command: Any) -> dict[str, Any]:
+        """One command, timed by the stage; the engines' CPU meanwhile is this stage's, as the others wait.
+
+        Each answer with `landed` (the import, after each step) stops the
+        stage's processes while `between` gives the others their turns, then
+        tells the stage how long that took, for it to leave out (`Stops`).
+        """
         engine = engine_cpu_seconds()
-        self.process.stdin.write(json.dumps(command) + "\n")
-        self.process.stdin.flush()
-        answer = self._answer()
+        self._send(command)
+        while "landed" in (answer := self._answer()):
+            stopped = time.perf_counter()
+            os.killpg(self.process.pid, signal.SIGSTOP)
+            others = engine_cpu_seconds()
+            between(answer["landed"])
+            engine += engine_cpu_seconds() - others
+            self.stops.append(time.perf_counter() - stopped)
+            self._send({"seconds": self.stops[-1]})
+            os.killpg(self.process.pid, signal.SIGCONT)
         self.engine_seconds += engine_cpu_seconds() - engine
         self.turns.append(answer["seconds"])
         return answer
+
+    def end_round(self) -> None:
+        """Close the stage's seconds for the import run that has just ended."""
+        self.rounds.append(sum(self.turns) - sum(self.rounds))
 
     def finish(self) -> Outcome:
         assert self.process.stdin is not None
@@ -679,8 +780,13 @@ class Child:
             load,
             result["cpu_seconds"],
             self.engine_seconds,
-            {**result, "turns": self.turns},
+            {**result, "turns": self.rounds, "stops": self.stops},
         )
+
+    def _send(self, command: dict[str, Any]) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write(json.dumps(command) + "\n")
+        self.process.stdin.flush()
 
     def _answer(self) -> dict[str, Any]:
         line = self.answers.readline()
@@ -700,7 +806,9 @@ def engine(spec: dict[str, Any], workdir: Path) -> Iterator[str]:
 def run_writers(stages: list[tuple[str, dict[str, Any]]], workdir: Path) -> list[Outcome]:
     """The import (first) and the ceilings, each with its own engine, taking turns until the import is done.
 
-    Each import run, then each ceiling writes the rows that run read.
+    After each step the import lands, while it is stopped, each ceiling
+    writes the rows landed since its last turn; after each run, the rows
+    the run read beyond them, if any.
     """
     with ExitStack() as stack:
         children = [
@@ -710,10 +818,19 @@ def run_writers(stages: list[tuple[str, dict[str, Any]]], workdir: Path) -> list
         importer, *ceilings = children
         for child in children:
             child.ready()
+        covered = [0]
+
+        def catch_up(rows: int) -> None:
+            if rows > covered[0]:
+                for ceiling in ceilings:
+                    ceiling.turn(rows_to=rows)
+                covered[0] = rows
+
         while True:
-            answer = importer.turn(run=True)
-            for ceiling in ceilings:
-                ceiling.turn(rows_to=answer["rows"])
+            answer = importer.turn(catch_up, run=True)
+            catch_up(answer["rows"])
+            for child in children:
+                child.end_round()
             if answer["done"]:
                 return [child.finish() for child in children]
 
@@ -767,7 +884,7 @@ def print_calls(outcome: Outcome) -> None:
     other = outcome.seconds - in_calls
     print(f"    {'everything else (Python)':<28} {'':>17} {other:8.1f} s {100 * other / outcome.seconds:5.1f}%")
     print(f"    of all the above, writing the results at the end (_finish): {outcome.detail['finish_seconds']:.1f} s")
-    writer = calls.get("dynamodb.BatchWriteItem (writer process)", [0, 0.0])[1]
+    writer = calls.get(WRITER_CALLS, [0, 0.0])[1]
     print(
         f"    the writer process was busy {writer:.1f} s ({100 * writer / outcome.seconds:.0f}% of the import);"
         f" the import's writer thread waited {outcome.detail['writer_waited_seconds']:.1f} s for its answers"
@@ -780,6 +897,11 @@ def print_calls(outcome: Outcome) -> None:
     )
     marks = ", ".join(f"{moment} {now:.0f}/{peak:.0f}" for moment, now, peak in outcome.detail["memory"])
     print(f"    RSS now/peak MB from {outcome.start_rss_mb:.0f} at the start: {marks}")
+    if stops := detail["stops"]:
+        print(
+            f"    stopped {len(stops)} times ({sum(stops):.0f} s in all) while the ceilings wrote the rows it landed;"
+            " every figure above leaves that time out"
+        )
 
 
 def print_report(args: argparse.Namespace, files: dict[int, tuple[Path, Expected]], outcomes: list[Outcome]) -> None:
@@ -802,7 +924,7 @@ def print_report(args: argparse.Namespace, files: dict[int, tuple[Path, Expected
     print(
         "\n  rows/s: the file's data rows / the stage's seconds. items: contacts written (ceiling) or created (import);"
         "\n  % ceiling: against the 1-writer ceiling of the same file. load: 1-minute load average at the stage's end."
-        "\n  The writing stages took turns, one import run then the same rows in each ceiling (see the docstring)."
+        "\n  The writing stages took turns, one import step then the same rows in each ceiling (see the docstring)."
         "\n  CPU s: the stage's Python process, untimed work included (the import's writer process apart, below);"
         "\n  engine: DynamoDB Local's CPU seconds meanwhile."
     )
