@@ -408,7 +408,7 @@ def stage_ceiling(spec: dict[str, Any], channel: Channel) -> dict[str, Any]:
     Python, 9% of a request on DynamoDB Local, and the ceiling must not pay
     for work the import does not do.
 
-    Each command names the row the import has read up to; the items of the
+    Each command names the row the import has landed up to; the items of the
     rows since the last command are built, untimed, then written, timed.
     """
     from concurrent.futures import ThreadPoolExecutor
