@@ -18,7 +18,7 @@ from chalicelib.services.send_rate import SendRate
 from chalicelib.transport.base import OutboundSms, SendReceipt, TransportError
 from tests.conftest import BUSINESS_NUMBER, Bucket, SpyTransport
 
-ANA, BOB, CAT, DAN, EVE, FAY = (f"+1512555010{i}" for i in range(1, 7))
+ANA, BOB, CAT, DAN, EVE, FAY, GIL = (f"+1512555010{i}" for i in range(1, 8))
 APPENDED = "\nReply STOP to opt out"
 
 
@@ -100,9 +100,11 @@ def test_list_is_newest_first_and_paged(fast, bucket, as_admin):
 
 
 def seed_audience() -> tuple[str, str]:
-    """ANA named, BOB opted out, CAT blocked, DAN unknown; group: ANA, EVE; campaign: EVE, FAY (opted out of it)."""
+    """ANA named, BOB opted out, CAT blocked, DAN unknown, GIL inactive; group: ANA, EVE; campaign: EVE, FAY (opted
+    out of it)."""
     contacts.create_contact({"number": ANA, "first_name": "Ana"})
     contacts.create_contact({"number": CAT, "blocked": True})
+    contacts.create_contact({"number": GIL, "status": "inactive"})
     optouts.opt_out(BOB, optouts.Scope(), source="keyword", actor=BOB, reason="STOP")
     group_id = groups.create_group({"name": "Regulars"})["id"]
     groups.add_members(group_id, [ANA, EVE])
@@ -122,7 +124,7 @@ def test_end_to_end_skips_opted_out_and_blocked_and_follows_receipts(client, fas
         {
             "body": "Hi {first_name|there}!",
             "business_number": BUSINESS_NUMBER,
-            "numbers": [ANA, BOB, CAT, DAN, "12"],
+            "numbers": [ANA, BOB, CAT, DAN, GIL, "12"],
             "groups": [group_id],
             "campaigns": [campaign_id],
         },
@@ -139,9 +141,10 @@ def test_end_to_end_skips_opted_out_and_blocked_and_follows_receipts(client, fas
     view = totals(as_supervisor, created["id"])
     assert view["status"] == "done"
     assert view["totals"] == {
-        "recipients": 6,
+        "recipients": 7,
         "skipped_opted_out": 2,
         "skipped_blocked": 1,
+        "skipped_inactive": 1,
         "skipped_invalid": 1,
         "duplicates": 2,
         "sent": 3,
@@ -151,6 +154,7 @@ def test_end_to_end_skips_opted_out_and_blocked_and_follows_receipts(client, fas
     reasons = {r.number: (r.state, r.reason) for r in BroadcastRecipient.query(created["id"])}
     assert reasons[BOB] == ("skipped", "opted_out") and reasons[FAY] == ("skipped", "opted_out")
     assert reasons[CAT] == ("skipped", "blocked") and reasons[ANA] == ("sent", None)
+    assert reasons[GIL] == ("skipped", "inactive")
     assert not list(OpenConversation.query(f"{ANA}|{BUSINESS_NUMBER}")), "a broadcast opens no conversation"
     assert len(list(Message.query(created["id"]))) == 3, "the messages live in the broadcast's own thread"
 

@@ -1045,10 +1045,6 @@ def test_twilio_form_fields_are_the_ones_the_webhooks_need(spec: dict[str, Any],
 
 
 def test_webhook_responses(spec: dict[str, Any], client: Any, business: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
-
-    from chalicelib.services import inbound
-
     twilio = ("POST", "/webhooks/twilio")
     _, form = documented_form(spec, twilio)
     form = {**form, "To": BUSINESS_NUMBER}
@@ -1088,13 +1084,6 @@ def test_webhook_responses(spec: dict[str, Any], client: Any, business: Any, mon
     unknown_number = inbound_post(client, {**payload, "id": "msg-y", "to": "+15125550199"})
     assert unknown_number.status_code == 404
     documented_body(spec, route, unknown_number)
-
-    def in_progress(sms: Any) -> Any:
-        raise IdempotencyAlreadyInProgressError("being processed")
-
-    monkeypatch.setattr(inbound, "_receive", in_progress)
-    retry = documented_body(spec, route, inbound_post(client, {**payload, "id": "msg-z"}))
-    assert retry == {"accepted": True, "duplicate": True, "in_progress": True}
 
 
 def test_contact_group_responses(

@@ -92,18 +92,22 @@ def test_start_when_not_opted_out_changes_nothing(business, spy):
     assert optouts.history(ANA) == []
 
 
-def test_campaign_scoped_opt_out_only_blocks_that_campaign(business, spy, as_admin):
+def test_campaign_scoped_stop_silences_its_number_and_the_campaign(business, spy, as_admin, as_agent):
     spring = campaigns.create({"name": "Spring", "business_number": BUSINESS_NUMBER, "welcome_text": "hi"})["id"]
     as_admin.patch(f"/business-numbers/{BUSINESS_NUMBER}", {"optout_scope": "campaign", "campaign_id": spring})
     text_in("STOP")
-    assert Contact.get(ANA).opt_status == "opted_in"
-    assert Contact.get(ANA).opted_out_campaigns == {spring}
+    contact = Contact.get(ANA)
+    assert (contact.opt_status, contact.opted_out_campaigns) == ("opted_in", {spring})
+    assert contact.opted_out_numbers == {BUSINESS_NUMBER}
     business_number = agent_messages.business_numbers.load(BUSINESS_NUMBER)
     conversation_id = OpenConversation.get(f"{ANA}|{BUSINESS_NUMBER}").conversation_id
-    with pytest.raises(SendRefused):
-        send(Outgoing(conversation_id, ANA, business_number, "spring sale", Purpose.BROADCAST, "x", campaign_id=spring))
-    send(Outgoing(conversation_id, ANA, business_number, "your order shipped", Purpose.AGENT, "x"))
-    assert spy.to(ANA)[-1].body.startswith("your order shipped")
+    for purpose, campaign_id in ((Purpose.BROADCAST, spring), (Purpose.BROADCAST, None), (Purpose.AGENT, None)):
+        with pytest.raises(SendRefused) as refused:
+            send(Outgoing(conversation_id, ANA, business_number, "news", purpose, "x", campaign_id=campaign_id))
+        assert refused.value.code == "recipient_opted_out"
+    reply = as_agent.post(f"/conversations/{conversation_id}/messages", {"body": "your order shipped"})
+    assert reply.status_code == 409
+    assert len(spy.to(ANA)) == 1, "the confirmation only"
 
 
 def test_optout_api_lists_by_scope_and_reports_each_number(business, as_supervisor, as_agent):
@@ -133,6 +137,7 @@ def test_blocked_contacts_are_never_sent_to(business, spy, as_agent):
         "/conversations", {"business_number": BUSINESS_NUMBER, "contact_number": ANA, "body": "hi"}
     )
     assert response.status_code == 409
+    assert body(response)["error"]["code"] == "recipient_blocked"
     assert "blocked" in body(response)["error"]["message"]
     assert spy.sent == []
 
@@ -158,7 +163,7 @@ def test_every_send_path_refuses_an_opted_out_number(client, business, spy, as_a
         with pytest.raises(SendRefused):
             send(Outgoing(conversation_id, ANA, business_number, "x", purpose, "x"))
     broadcast = check_all([Outgoing("bc_1", ANA, business_number, "x", Purpose.BROADCAST, "x")])
-    handed = send_each(broadcast, lambda checked: "x", pace=lambda parts: None)
+    handed = send_each(broadcast, lambda checked: "x", pace=lambda parts: None, claim=lambda checked: lambda tx: None)
     assert [h.status for h in handed] == ["refused"], "the broadcast path refuses through the same guard"
     assert len(spy.to(ANA)) == 1
 

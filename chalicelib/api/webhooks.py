@@ -81,8 +81,7 @@ def twilio_inbound() -> Response:
         if form.get(f"MediaUrl{i}")
     ]
     inbound.receive(
-        inbound.InboundSms("twilio", form["MessageSid"], form["From"], form["To"], form.get("Body", ""), media),
-        blueprint.lambda_context,
+        inbound.InboundSms("twilio", form["MessageSid"], form["From"], form["To"], form.get("Body", ""), media)
     )
     return _twiml()
 
@@ -119,7 +118,6 @@ def json_inbound() -> dict[str, Any]:
             payload.to,
             payload.body,
             [m.model_dump() for m in payload.media],
-        ),
-        blueprint.lambda_context,
+        )
     )
     return {"accepted": True, **result}

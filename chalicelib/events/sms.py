@@ -39,8 +39,7 @@ def eum_inbound(event: SNSEvent) -> None:
             data["originationNumber"],
             data["destinationNumber"],
             data.get("messageBody", ""),
-        ),
-        event.context,
+        )
     )
 
 

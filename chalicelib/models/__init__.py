@@ -8,8 +8,8 @@ from chalicelib.models.contacts import Contact
 from chalicelib.models.conversations import Conversation, ConversationAccess, OpenConversation
 from chalicelib.models.exports import ExportJob
 from chalicelib.models.groups import ContactGroup, GroupMember
-from chalicelib.models.idempotency import IdempotencyRecord
 from chalicelib.models.imports import ImportJob, ImportRejection
+from chalicelib.models.inbound_receipts import InboundReceipt
 from chalicelib.models.messages import Message
 from chalicelib.models.optouts import OptOut, OptOutHistory, OptOutMark
 from chalicelib.models.outbox import Outbox
@@ -26,7 +26,7 @@ ALL_MODELS = (
     OptOut,
     OptOutHistory,
     OptOutMark,
-    IdempotencyRecord,
+    InboundReceipt,
     Outbox,
     Agent,
     AgentGroup,
@@ -61,9 +61,9 @@ __all__ = [
     "ConversationAccess",
     "ExportJob",
     "GroupMember",
-    "IdempotencyRecord",
     "ImportJob",
     "ImportRejection",
+    "InboundReceipt",
     "Message",
     "OpenConversation",
     "OptOut",

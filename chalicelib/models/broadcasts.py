@@ -32,6 +32,7 @@ TOTALS = (
     "recipients",
     "skipped_opted_out",
     "skipped_blocked",
+    "skipped_inactive",
     "skipped_invalid",
     "duplicates",
     "sent",
@@ -83,6 +84,7 @@ class Broadcast(Model):
     recipients = NumberAttribute(default=0)
     skipped_opted_out = NumberAttribute(default=0)
     skipped_blocked = NumberAttribute(default=0)
+    skipped_inactive = NumberAttribute(default=0)
     skipped_invalid = NumberAttribute(default=0)
     duplicates = NumberAttribute(default=0)
     sent = NumberAttribute(default=0)

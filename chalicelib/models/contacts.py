@@ -98,6 +98,8 @@ class Contact(Model):
     groups = UnicodeSetAttribute(default=set)
     opt_status = UnicodeAttribute(default="opted_in")
     opted_out_campaigns = UnicodeSetAttribute(default=set)
+    opted_out_numbers = UnicodeSetAttribute(default=set)
+    """Business numbers this person texted STOP to: each stays silent to them whatever its scope."""
     created_at = UTCDateTimeAttribute()
     updated_at = UTCDateTimeAttribute()
     first_contact_at = UTCDateTimeAttribute(null=True)

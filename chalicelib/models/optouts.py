@@ -7,7 +7,13 @@ the same transaction, so the history can never disagree with the store.
 
 from __future__ import annotations
 
-from pynamodb.attributes import BooleanAttribute, NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute
+from pynamodb.attributes import (
+    BooleanAttribute,
+    NumberAttribute,
+    UnicodeAttribute,
+    UnicodeSetAttribute,
+    UTCDateTimeAttribute,
+)
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
@@ -16,8 +22,16 @@ from chalicelib.models.base import table_meta
 COMPANY = "company"
 
 
+CAMPAIGN_PREFIX = "campaign#"
+NUMBER_PREFIX = "number#"
+
+
 def campaign_scope(campaign_id: str) -> str:
-    return f"campaign#{campaign_id}"
+    return f"{CAMPAIGN_PREFIX}{campaign_id}"
+
+
+def number_scope(business_number: str) -> str:
+    return f"{NUMBER_PREFIX}{business_number}"
 
 
 class ByScope(GlobalSecondaryIndex):
@@ -41,6 +55,11 @@ class OptOut(Model):
     created_key = UnicodeAttribute()
     confirmation_sent = BooleanAttribute(default=False)
     """The single confirmation text this opt-out allows has been handed to the transport."""
+    confirm_from = UnicodeAttribute(null=True)
+    """The business number the person asked to stop (a keyword, or an agent confirming their words): the
+    one number that may confirm it. Manual, import and carrier opt-outs have none and get no confirmation."""
+    covers = UnicodeSetAttribute(null=True)
+    """On a business number's silence: the campaign scopes the same STOP opted out, which START lifts with it."""
 
     by_scope = ByScope()
 

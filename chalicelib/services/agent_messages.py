@@ -52,7 +52,7 @@ def start_conversation(business_number: str, contact_number: str, draft: Draft, 
     probe = Outgoing("", number, business, body, Purpose.AGENT, sender, media)
     refusal = guard(probe)
     if refusal is not None:
-        raise SendRefused(refusal, field="contact_number")
+        raise SendRefused(refusal)
     now = datetime.now(UTC)
     contact_name = contacts.record_activity(number, now)
     conversation_id = conversations.try_open(
@@ -85,7 +85,7 @@ def reply(conversation: Conversation, viewer: Viewer, draft: Draft) -> dict[str,
     if not conversation.assigned_agent:
         refusal = guard(outgoing)
         if refusal is not None:
-            raise SendRefused(refusal, field="contact_number")
+            raise SendRefused(refusal)
         assignment.claim(conversation, viewer)
     message = send(outgoing)
     name = contacts.record_activity(conversation.contact_number, message.created_at)

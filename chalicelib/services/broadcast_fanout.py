@@ -10,7 +10,7 @@ They are written to make a second run harmless:
   batches again.
 - A send batch first reads its recipients' items (one BatchGetItem per 100).
   A number is claimed by a conditional create of its recipient item just
-  before it is sent, so a number already claimed (by another source of the
+  before it is handed over, so a number already claimed (by another source of the
   same broadcast, or by an earlier run of this batch) is never sent again.
   The one recipient a dead worker can leave in `sending` is unknowable: the
   carrier may or may not have it. A rerun marks it failed ("interrupted")
@@ -22,10 +22,12 @@ They are written to make a second run harmless:
   and the outcome is read from the recipient items, so it is the same
   whichever run settles it.
 
-Opt-outs and blocks are checked with the one guard (`outbound.check_all`),
-in chunks of at most one second's allowance, so the answer a message is sent
-on is about a second old, and the contacts that check reads are the ones the
-text is rendered from. Messages are stored in the broadcast's own thread
+Opt-outs, blocks and inactive contacts are checked with the one guard twice:
+early, in chunks of at most one second's allowance (`outbound.check_all`), so
+the refused are skipped before any wait and the contacts read are the ones the
+text is rendered from; and finally in the transaction that claims the
+recipient, after the pacing wait and right before the hand-over, so an opt-out
+that lands while a number waits for its turn always wins. Messages are stored in the broadcast's own thread
 (its id), not in a conversation per recipient: a broadcast to 10,000 people
 does not open 10,000 conversations, and a reply opens one as usual.
 """
@@ -38,12 +40,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pynamodb.exceptions import PutError, UpdateError
+from pynamodb.transactions import TransactWrite
 
 from chalicelib import placeholders
 from chalicelib.errors import NotFound
 from chalicelib.models import Broadcast, BroadcastRecipient, BusinessNumber
 from chalicelib.models.business_numbers import ACCOUNT
-from chalicelib.models.writes import condition_failed
+from chalicelib.models.writes import Writer, condition_failed
 from chalicelib.observability import logger
 from chalicelib.queues import enqueue, enqueue_all
 from chalicelib.services import business_numbers, campaigns, contacts, groups, outbound
@@ -55,7 +58,7 @@ SEND_BATCH = 100
 RESOLVE_PAGE = 1000
 """Members read per Query while resolving: resolution costs one request per thousand recipients."""
 SEND_ATTEMPTS = 3
-SKIP_TOTALS = {"opted_out": "skipped_opted_out", "blocked": "skipped_blocked"}
+SKIP_TOTALS = {"opted_out": "skipped_opted_out", "blocked": "skipped_blocked", "inactive": "skipped_inactive"}
 STOPPED = ("cancelled", "failed", "done")
 
 Source = tuple[str, str | None]
@@ -197,10 +200,15 @@ def send_batch(message: dict[str, Any], time_left: Callable[[], float]) -> None:
             )
             for number in fresh[start : start + chunk]
         ]  # fmt: skip
-        # A generator: each number is claimed just before its own hand-over, so a crash strands at most one.
-        claimed = (checked for checked in outbound.check_all(outgoings) if _claim(broadcast_id, batch, checked))
-        for handed in outbound.send_each(claimed, _renderer(item.body), pace=rate.acquire, attempts=SEND_ATTEMPTS):
-            _record(broadcast_id, handed)
+        checked = outbound.check_all(outgoings)
+        for handed in outbound.send_each(
+            checked,
+            _renderer(item.body),
+            pace=rate.acquire,
+            claim=lambda checked: _claim(broadcast_id, batch, checked.outgoing.contact_number),
+            attempts=SEND_ATTEMPTS,
+        ):
+            _record(broadcast_id, batch, handed)
     _settle(item, batch, message["numbers"])
 
 
@@ -209,24 +217,26 @@ def _recipients(broadcast_id: str, numbers: Sequence[str]) -> dict[str, Broadcas
     return {r.number: r for r in BroadcastRecipient.batch_get(keys, consistent_read=True)}
 
 
-def _claim(broadcast_id: str, batch: str, checked: outbound.Checked) -> bool:
-    """Take the number for this batch: to send it (True), or to record why it is skipped; False if already taken."""
-    refusal = checked.refusal
+def _claim(broadcast_id: str, batch: str, number: str) -> Writer:
+    """Take the number for this batch, to send it: fails when another batch or run has it already."""
+    recipient = BroadcastRecipient(broadcast_id, number, state="sending", batch=batch, updated_at=datetime.now(UTC))
+
+    def write(tx: TransactWrite) -> None:
+        tx.save(recipient, condition=BroadcastRecipient.number.does_not_exist())
+
+    return write
+
+
+def _unsent(broadcast_id: str, batch: str, number: str, state: str, reason: str) -> None:
+    """Record why the number was never handed over, unless another batch or run has it already."""
     recipient = BroadcastRecipient(
-        broadcast_id,
-        checked.outgoing.contact_number,
-        state="sending" if refusal is None else "skipped",
-        batch=batch,
-        reason=None if refusal is None else refusal.code,
-        updated_at=datetime.now(UTC),
+        broadcast_id, number, state=state, batch=batch, reason=reason, updated_at=datetime.now(UTC)
     )
     try:
         recipient.save(condition=BroadcastRecipient.number.does_not_exist())
     except PutError as error:
-        if condition_failed(error):
-            return False
-        raise
-    return refusal is None
+        if not condition_failed(error):
+            raise
 
 
 def _renderer(template: str) -> Callable[[outbound.Checked], str]:
@@ -238,8 +248,17 @@ def _renderer(template: str) -> Callable[[outbound.Checked], str]:
     return render
 
 
-def _record(broadcast_id: str, handed: outbound.Handed) -> None:
-    recipient = BroadcastRecipient(broadcast_id, handed.checked.outgoing.contact_number)
+def _record(broadcast_id: str, batch: str, handed: outbound.Handed) -> None:
+    number = handed.checked.outgoing.contact_number
+    if handed.status == "taken":
+        return
+    if handed.refusal is not None:
+        _unsent(broadcast_id, batch, number, "skipped", handed.refusal.code)
+        return
+    if handed.message is None:
+        _unsent(broadcast_id, batch, number, "failed", f"{handed.status}: {handed.error}")
+        return
+    recipient = BroadcastRecipient(broadcast_id, number)
     state = "sent" if handed.status == "sent" else "failed"
     reason = None if state == "sent" else f"{handed.status}: {handed.error}"
     _move(

@@ -26,7 +26,7 @@ from chalicelib.ids import new_id
 from chalicelib.models import Campaign, CampaignKeyword, Contact, Subscription
 from chalicelib.models.business_numbers import ACCOUNT
 from chalicelib.models.writes import Writer, backoff, condition_failed, write_transaction
-from chalicelib.services import business_numbers, optouts
+from chalicelib.services import business_numbers, consent, optouts
 from chalicelib.services.contacts import parse_number
 from chalicelib.services.keywords import HELP_WORDS, OPT_IN_WORDS, OPT_OUT_WORDS, normalize
 from chalicelib.services.paging import Page, decode_cursor, encode_cursor
@@ -254,27 +254,28 @@ def _pages(campaign_id: str, page_size: int) -> Iterator[list[str]]:
 
 def list_subscribers(campaign_id: str, limit: int, cursor: str | None) -> Page:
     """One page of subscribers, each with whether the campaign may text them and, if not, which opt-out forbids it."""
-    get_campaign(campaign_id)
+    campaign = get_campaign(campaign_id)
     params = {"campaign_id": campaign_id}
     after = decode_cursor(cursor, params)
     condition = Subscription.number > after if after else None
     items = list(Subscription.query(campaign_id, range_key_condition=condition, limit=limit + 1))
     page, more = items[:limit], len(items) > limit
     contacts = {contact.number: contact for contact in Contact.batch_get([item.number for item in page])}
+    sending = consent.Sending(campaign.business_number, consent.Purpose.BROADCAST, campaign_id)
     return Page(
-        [_subscriber_view(item, contacts.get(item.number)) for item in page],
+        [_subscriber_view(item, contacts.get(item.number), sending) for item in page],
         encode_cursor(page[-1].number, params) if more else None,
     )
 
 
-def _subscriber_view(item: Subscription, contact: Contact | None) -> dict[str, Any]:
-    refusing = optouts.refusing_scope(contact, item.campaign_id) if contact is not None else None
+def _subscriber_view(item: Subscription, contact: Contact | None, sending: consent.Sending) -> dict[str, Any]:
+    refusing = consent.refusing_scope(contact, sending) if contact is not None else None
     return {
         "number": item.number,
         "subscribed_at": iso_z(item.subscribed_at),
         "source": item.source,
         "opt_status": "opted_in" if refusing is None else "opted_out",
-        "opted_out_scope": None if refusing is None else ("company" if refusing.campaign_id is None else "campaign"),
+        "opted_out_scope": None if refusing is None else optouts.scope_kind(refusing),
     }
 
 

@@ -30,7 +30,7 @@ from chalicelib.models.conversations import (
     pair_key,
     state_partition,
 )
-from chalicelib.models.writes import ATTEMPTS, backoff, condition_failed, write_transaction
+from chalicelib.models.writes import ATTEMPTS, Writer, backoff, condition_failed, write_transaction
 from chalicelib.services.visibility import Viewer, require_visible
 from chalicelib.timestamps import iso_z
 
@@ -111,6 +111,18 @@ def append(
     agent answered), None leaves it. A `contact_name` refreshes the name the
     inbox sorts and searches by; a `participant` is an agent who wrote.
     """
+    if write_transaction(append_writes(conversation_id, message, unread, contact_name, participant)):
+        raise appended_to_closed()
+
+
+def append_writes(
+    conversation_id: str,
+    message: Message,
+    unread: bool | None,
+    contact_name: str | None = None,
+    participant: str | None = None,
+) -> Writer:
+    """`append` as writes for a larger transaction: a put of the message, then the conversation's conditional update."""
     preview = (message.body or "")[:PREVIEW_CHARS] or ("[media]" if message.media else "")
     actions = [
         Conversation.last_message_at.set(message.created_at),
@@ -134,11 +146,13 @@ def append(
         tx.save(message)
         tx.update(Conversation(conversation_id), actions=actions, condition=Conversation.status == "open")
 
-    if write_transaction(write):
-        raise ConversationClosed(
-            "the conversation is closed and read-only; a new message opens a new conversation",
-            field="conversation",
-        )
+    return write
+
+
+def appended_to_closed() -> ConversationClosed:
+    return ConversationClosed(
+        "the conversation is closed and read-only; a new message opens a new conversation", field="conversation"
+    )
 
 
 def rename_contact(conversation: Conversation, name: str) -> None:

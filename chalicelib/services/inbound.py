@@ -1,36 +1,33 @@
-"""Every inbound text, whichever door it came through, lands here exactly once.
+"""Every inbound text, whichever door it came through, lands here and is acted on exactly once.
 
-The carrier's message id makes the pipeline idempotent (Powertools idempotency
-on DynamoDB): a retried delivery returns the first result without storing the
-message again. The message then joins the pair's one open conversation, and a
-keyword is answered after the message is safely stored.
+The provider's message id is the key of a receipt kept for good
+(models/inbound_receipts.py), written with the message: a retried or replayed
+delivery stores nothing again and returns the first answer. The message joins
+the pair's one open conversation, and a keyword is acted on after the message
+is safely stored, marking the receipt in the same transaction as its change.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
-from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
+from pynamodb.transactions import TransactWrite
 
-from chalicelib.config import resource_name
-from chalicelib.models import BusinessNumber, Message
+from chalicelib.models import BusinessNumber, InboundReceipt, Message
 from chalicelib.models.messages import Media
+from chalicelib.models.writes import Writer, write_transaction
 from chalicelib.observability import logger
-from chalicelib.services import business_numbers, campaigns, contacts, conversations, optouts
+from chalicelib.phone import mask
+from chalicelib.services import business_numbers, campaigns, consent, contacts, conversations, optouts
 from chalicelib.services.keywords import Keyword, KeywordKind, classify
 from chalicelib.services.outbound import Outgoing, Purpose, SendRefused, send
 
-IDEMPOTENCY_WINDOW_SECONDS = 7 * 24 * 3600
-"""Carriers retry for hours at most; a week leaves no doubt."""
 _DELIVERY_ATTEMPTS = 3
-_persistence_layers: dict[str, DynamoDBPersistenceLayer] = {}
+_RECEIPT_PUT = 1
+"""Its position in the delivery's transaction: the message's put, the receipt's put, the conversation's update."""
 
 
 @dataclass(frozen=True)
@@ -43,42 +40,39 @@ class InboundSms:
     media: list[dict[str, str | None]] = field(default_factory=list)
     """Each {"url", "content_type"}."""
 
+    @property
+    def key(self) -> str:
+        return f"{self.provider}#{self.provider_message_id}"
 
-def receive(sms: InboundSms, lambda_context: Any = None) -> dict[str, Any]:
-    """Store `sms` once, whatever number of times it is delivered; returns what happened.
 
-    The Lambda context lets Powertools expire an in-progress record if the
-    function times out half-way, so the carrier's retry is not locked out.
+def receive(sms: InboundSms) -> dict[str, Any]:
+    """Store `sms` once and act on it once, however many times and however late it is delivered.
+
+    A delivery that finds the message stored already (a retry, a replay, a
+    worker that died half-way) still finishes its keyword if that never ran;
+    what the keyword did is never done twice. The answer is the first one.
     """
-    config = IdempotencyConfig(
-        event_key_jmespath="[provider, provider_message_id]",
-        expires_after_seconds=IDEMPOTENCY_WINDOW_SECONDS,
-    )
-    if lambda_context is not None:
-        config.register_lambda_context(lambda_context)
-    process = idempotent_function(data_keyword_argument="sms", persistence_store=_persistence(), config=config)(
-        _receive
-    )
-    try:
-        return process(sms=sms)
-    except IdempotencyAlreadyInProgressError:
-        return {"duplicate": True, "in_progress": True}
-
-
-def _persistence() -> DynamoDBPersistenceLayer:
-    name = resource_name("IDEMPOTENCY_TABLE")
-    if name not in _persistence_layers:
-        _persistence_layers[name] = DynamoDBPersistenceLayer(table_name=name)
-    return _persistence_layers[name]
-
-
-def _receive(sms: InboundSms) -> dict[str, Any]:
     business = business_numbers.load(sms.to_number)
     number = contacts.parse_number(sms.from_number, field="from")
+    keyword = classify(sms.body, lambda word: campaigns.keyword_owner(business.number, word))
+    receipt = _find(sms.key) or _store(sms, number, business, keyword)
+    if receipt.acted_at is None and keyword is not None:
+        _answer(keyword, number, business, receipt)
+    return {"conversation_id": receipt.conversation_id, "message_id": receipt.message_id, "keyword": receipt.keyword}
+
+
+def _find(key: str) -> InboundReceipt | None:
+    try:
+        return InboundReceipt.get(key, consistent_read=True)
+    except InboundReceipt.DoesNotExist:
+        return None
+
+
+def _store(sms: InboundSms, number: str, business: BusinessNumber, keyword: Keyword | None) -> InboundReceipt:
     now = datetime.now(UTC)
     contact_name = contacts.record_activity(number, now)
     message = Message.new(
-        "",  # the conversation is known only once _deliver has opened or joined it
+        "",  # the conversation is known only once it has been opened or joined
         now,
         direction="inbound",
         body=sms.body,
@@ -89,106 +83,123 @@ def _receive(sms: InboundSms) -> dict[str, Any]:
         sender=number,
         provider_message_id=sms.provider_message_id,
     )
-    conversation_id = _deliver(message, number, business.number, now, contact_name)
-    keyword = classify(sms.body, lambda word: campaigns.keyword_owner(business.number, word))
-    if keyword is not None:
-        _answer(keyword, number, business, conversation_id)
-    logger.info(
-        "inbound stored",
-        extra={"from": number, "conversation_id": conversation_id, "keyword": keyword and keyword.kind.value},
+    receipt = InboundReceipt(
+        sms.key, message_id=message.id, keyword=keyword and keyword.word, received_at=now, conversation_id=""
     )
-    return {"conversation_id": conversation_id, "message_id": message.id, "keyword": keyword and keyword.word}
-
-
-def _deliver(message: Message, number: str, business_number: str, now: datetime, contact_name: str) -> str:
-    """Append to the open conversation; if it closes underneath us, the next one opens."""
     for _ in range(_DELIVERY_ATTEMPTS):
-        conversation_id = conversations.open_or_join(number, business_number, now, contact_name).conversation_id
-        message.conversation_id = conversation_id
-        try:
-            conversations.append(conversation_id, message, unread=True, contact_name=contact_name)
-        except conversations.ConversationClosed:
-            continue
-        return conversation_id
+        receipt.conversation_id = conversations.open_or_join(number, business.number, now, contact_name).conversation_id
+        message.conversation_id = receipt.conversation_id
+        append = conversations.append_writes(receipt.conversation_id, message, unread=True, contact_name=contact_name)
+
+        def write(tx: TransactWrite, append: Writer = append) -> None:
+            append(tx)
+            tx.save(receipt, condition=InboundReceipt.message_key.does_not_exist())
+
+        failed = write_transaction(write)
+        if not failed:
+            logger.info("inbound stored", extra={"from": mask(number), "conversation_id": receipt.conversation_id})
+            return receipt
+        if _RECEIPT_PUT in failed:
+            return InboundReceipt.get(sms.key, consistent_read=True)
     raise conversations.ConversationClosed("conversations kept closing while a message arrived", field="conversation")
 
 
-def _answer(keyword: Keyword, number: str, business: BusinessNumber, conversation_id: str) -> None:
-    """Apply a keyword and send the one reply it calls for, if any."""
-    reply = _reply_for(keyword, number, business)
+def _answer(keyword: Keyword, number: str, business: BusinessNumber, receipt: InboundReceipt) -> None:
+    """Apply a keyword, marking the receipt in the same transaction, and send the one reply it calls for, if any."""
+    once = _once(receipt.message_key)
+    reply = _reply_for(keyword, number, business, receipt.conversation_id, once)
+    logger.info("keyword", extra={"from": mask(number), "keyword": keyword.kind.value, "replied": reply is not None})
     if reply is None:
         return
-    outgoing = Outgoing(
-        conversation_id=conversation_id,
-        contact_number=number,
-        business=business,
-        body=reply.text,
-        purpose=reply.purpose,
-        sender="system",
-        campaign_id=reply.scope.campaign_id,
-        optout_scope=reply.scope,
-    )
     try:
-        send(outgoing)
+        send(reply)
     except SendRefused as refused:
-        logger.info("keyword reply not sent", extra={"reason": refused.message})
+        logger.info("keyword reply not sent", extra={"reason": refused.code})
 
 
-@dataclass(frozen=True)
-class _Reply:
-    text: str
-    purpose: Purpose
-    scope: optouts.Scope
-    """The scope the reply is about: its campaign is the message's, and an opt-out confirmation claims it."""
+def _once(key: str) -> optouts.Once:
+    def write(tx: TransactWrite) -> None:
+        tx.update(
+            InboundReceipt(key),
+            actions=[InboundReceipt.acted_at.set(datetime.now(UTC))],
+            condition=InboundReceipt.message_key.exists() & InboundReceipt.acted_at.does_not_exist(),
+        )
+
+    return optouts.Once(write, lambda: InboundReceipt.get(key, consistent_read=True).acted_at is not None)
 
 
-def keyword_scopes(number: str, business: BusinessNumber) -> list[optouts.Scope]:
-    """What STOP on `business` opts `number` out of, and so what START/OOPS opts back in to.
-
-    On a number configured for campaign-scoped opt-outs: every campaign on that
-    number the sender subscribed to, or the number's own campaign when they
-    subscribed to none there. Anywhere else: company-wide.
-    """
-    if business.optout_scope != "campaign":
-        return [optouts.Scope()]
-    subscribed = [optouts.Scope(campaign.id) for campaign in campaigns.subscriptions_on(number, business.number)]
-    return subscribed or [optouts.Scope(business.campaign_id)]
+def _take(once: optouts.Once) -> bool:
+    """Mark the message acted on without a change of opt-outs; False if it already was."""
+    return not write_transaction(once.write)
 
 
-def _reply_for(keyword: Keyword, number: str, business: BusinessNumber) -> _Reply | None:
+def _reply_for(
+    keyword: Keyword, number: str, business: BusinessNumber, conversation_id: str, once: optouts.Once
+) -> Outgoing | None:
     reason = f"texted {keyword.word}"
+
+    def reply(text: str, purpose: Purpose, scope: optouts.Scope) -> Outgoing:
+        return Outgoing(
+            conversation_id,
+            number,
+            business,
+            text,
+            purpose,
+            "system",
+            campaign_id=scope.campaign_id,
+            optout_scope=scope,
+        )
+
     if keyword.kind is KeywordKind.HELP:
-        return _help(number, business)
+        return _help(number, business, reply) if _take(once) else None
     if keyword.campaign_id is not None:
-        return _join(keyword.campaign_id, number, reason)
-    scopes = keyword_scopes(number, business)
+        return _join(keyword.campaign_id, number, business, reason, once, reply)
     if keyword.kind is KeywordKind.OPT_OUT:
-        changed = [s for s in scopes if optouts.opt_out(number, s, source="keyword", actor=number, reason=reason)]
-        return _Reply(business.optout_text, Purpose.OPT_OUT_CONFIRMATION, changed[0]) if changed else None
-    changed = [s for s in scopes if optouts.opt_in(number, s, source="keyword", actor=number, reason=reason)]
-    return _Reply(business.optin_text, Purpose.OPT_IN_CONFIRMATION, changed[0]) if changed else None
+        subscribed = [campaign.id for campaign in campaigns.subscriptions_on(number, business.number)]
+        changed = optouts.change(
+            number,
+            "opt_out",
+            consent.stop_scopes(business, subscribed),
+            source="keyword",
+            actor=number,
+            reason=reason,
+            confirm_from=business.number,
+            once=once,
+        )
+        text, purpose = business.optout_text, Purpose.OPT_OUT_CONFIRMATION
+    else:
+        scopes = consent.start_scopes(business, optouts.current(number))
+        changed = optouts.change(number, "opt_in", scopes, source="keyword", actor=number, reason=reason, once=once)
+        text, purpose = business.optin_text, Purpose.OPT_IN_CONFIRMATION
+    if not changed:
+        _take(once)  # nothing to change now, but a replay later must not find it undone
+        return None
+    return reply(text, purpose, changed[0])
 
 
-def _help(number: str, business: BusinessNumber) -> _Reply:
+def _help(number: str, business: BusinessNumber, reply: Callable[..., Outgoing]) -> Outgoing:
     """The help text of the sender's newest campaign on this number that has one, else the number's."""
     for campaign in campaigns.subscriptions_on(number, business.number):
         if campaign.help_text:
-            return _Reply(campaign.help_text, Purpose.HELP, optouts.Scope(campaign.id))
-    return _Reply(business.help_text, Purpose.HELP, optouts.Scope())
+            return reply(campaign.help_text, Purpose.HELP, optouts.Scope(campaign.id))
+    return reply(business.help_text, Purpose.HELP, optouts.Scope())
 
 
-def _join(campaign_id: str, number: str, reason: str) -> _Reply | None:
-    """Subscribe the sender and welcome them, whether or not they had joined before.
-
-    Texting a campaign keyword is the person asking for that campaign's
-    messages, so it lifts their opt-out of the campaign and, as the manual
-    promises ("resubscribe by texting OOPS or any of your keywords"), a
-    company-wide one too: otherwise the welcome itself could not be sent.
-    """
+def _join(
+    campaign_id: str,
+    number: str,
+    business: BusinessNumber,
+    reason: str,
+    once: optouts.Once,
+    reply: Callable[..., Outgoing],
+) -> Outgoing | None:
+    """Subscribe the sender and welcome them, whether or not they had joined before (see `consent.join_scopes`)."""
     campaign = campaigns.get_campaign(campaign_id)
     if campaign.status != campaigns.ACTIVE:
         return None
+    scopes = consent.join_scopes(campaign_id, business)
+    changed = optouts.change(number, "opt_in", scopes, source="keyword", actor=number, reason=reason, once=once)
+    if not changed and not _take(once):
+        return None
     campaigns.subscribe(campaign_id, number, source="keyword")
-    for scope in (optouts.Scope(campaign_id), optouts.Scope()):
-        optouts.opt_in(number, scope, source="keyword", actor=number, reason=reason)
-    return _Reply(campaign.welcome_text, Purpose.OPT_IN_CONFIRMATION, optouts.Scope(campaign_id))
+    return reply(campaign.welcome_text, Purpose.CAMPAIGN_WELCOME, optouts.Scope(campaign_id))

@@ -8,7 +8,7 @@ place and false in another, whoever races whom.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -19,34 +19,112 @@ from pynamodb.transactions import TransactWrite
 from chalicelib.errors import ValidationFailed
 from chalicelib.models import Contact, OptOut, OptOutHistory, OptOutMark
 from chalicelib.models.contacts import sort_key
-from chalicelib.models.optouts import COMPANY, EPOCH_KEYS, campaign_scope, epoch_key
+from chalicelib.models.optouts import (
+    CAMPAIGN_PREFIX,
+    COMPANY,
+    EPOCH_KEYS,
+    NUMBER_PREFIX,
+    campaign_scope,
+    epoch_key,
+    number_scope,
+)
 from chalicelib.models.writes import ATTEMPTS, Writer, backoff, condition_failed, write_transaction
 from chalicelib.phone import mask
 from chalicelib.services.contacts import parse_number, upsert_actions
 from chalicelib.services.paging import Page, decode_cursor, encode_cursor
 from chalicelib.timestamps import iso_z
 
-Source = Literal["keyword", "manual", "import", "carrier"]
+Source = Literal["keyword", "agent", "manual", "import", "carrier"]
 
 
 @dataclass(frozen=True)
 class Scope:
-    """Company-wide (campaign_id None) or one campaign."""
+    """Company-wide (neither set), one campaign, or one business number (a STOP texted to it)."""
 
     campaign_id: str | None = None
+    business_number: str | None = None
 
     @property
     def key(self) -> str:
+        if self.business_number is not None:
+            return number_scope(self.business_number)
         return COMPANY if self.campaign_id is None else campaign_scope(self.campaign_id)
 
     @classmethod
     def from_key(cls, key: str) -> Scope:
-        return cls(None if key == COMPANY else key.removeprefix("campaign#"))
+        if key.startswith(NUMBER_PREFIX):
+            return cls(business_number=key.removeprefix(NUMBER_PREFIX))
+        return cls(None if key == COMPANY else key.removeprefix(CAMPAIGN_PREFIX))
+
+    def describe(self) -> str:
+        if self.business_number is not None:
+            return f"of {self.business_number}"
+        return "company-wide" if self.campaign_id is None else f"of campaign {self.campaign_id}"
+
+
+@dataclass(frozen=True)
+class Once:
+    """A write that lets a change happen once only (an inbound message acted on), and how to tell it did."""
+
+    write: Writer
+    done: Callable[[], bool]
 
 
 def opt_out(number: str, scope: Scope, *, source: Source, actor: str, reason: str | None = None) -> bool:
     """Opt `number` out in `scope`; False when it already was (nothing is written then)."""
-    return _commit(number, opt_out_writes(number, scope, source, actor, reason, datetime.now(UTC)))
+    return bool(change(number, "opt_out", [scope], source=source, actor=actor, reason=reason))
+
+
+def opt_in(number: str, scope: Scope, *, source: Source, actor: str, reason: str | None = None) -> bool:
+    """Remove the opt-out in `scope`; False when there was none."""
+    return bool(change(number, "opt_in", [scope], source=source, actor=actor, reason=reason))
+
+
+def change(
+    number: str,
+    action: Literal["opt_out", "opt_in"],
+    scopes: Sequence[Scope],
+    *,
+    source: Source,
+    actor: str,
+    reason: str | None,
+    confirm_from: str | None = None,
+    once: Once | None = None,
+) -> list[Scope]:
+    """Move every scope of `scopes` not yet in the wanted state, in one transaction; the scopes it moved.
+
+    One transaction, so a STOP that silences a number and the campaigns it
+    covers can never land half. The first scope moved is the opt-out's primary
+    item: it names the number that may confirm it (`confirm_from`) and the
+    other scopes it covers, which is how START lifts exactly what the STOP did.
+    `once`, when given, joins the transaction; if it was already taken nothing
+    is written and nothing is returned.
+    """
+    for attempt in range(ATTEMPTS):
+        present = current(number)
+        wanted = [s for s in dict.fromkeys(scopes) if (s.key in present) is (action == "opt_in")]
+        if not wanted:
+            return []
+        now = datetime.now(UTC)
+        writes = _writes(number, wanted, action, source, actor, reason, now, confirm_from)
+
+        def write(tx: TransactWrite, writes: Writer = writes) -> None:
+            writes(tx)
+            epoch_writes([number])(tx)
+            if once is not None:
+                once.write(tx)
+
+        if not write_transaction(write):
+            return wanted
+        if once is not None and once.done():
+            return []
+        backoff(attempt)
+    raise RuntimeError(f"the opt-outs of {mask(number)} kept changing while they were changed")
+
+
+def current(number: str) -> dict[str, OptOut]:
+    """Every opt-out of `number` now, by scope key (one consistent Query)."""
+    return {item.scope: item for item in OptOut.query(number, consistent_read=True)}
 
 
 def opt_out_writes(number: str, scope: Scope, source: Source, actor: str, reason: str | None, now: datetime) -> Writer:
@@ -57,21 +135,7 @@ def opt_out_writes(number: str, scope: Scope, source: Source, actor: str, reason
     epoch counter is left to the caller (`epoch_writes`), because a
     transaction of several opt-outs may touch each counter only once.
     """
-    record = OptOut(
-        number,
-        scope.key,
-        source=source,
-        actor=actor,
-        reason=reason,
-        created_at=now,
-        created_key=sort_key(now.isoformat(), number),
-    )
-    return _writes(number, scope, "opt_out", source, actor, reason, now, store=record)
-
-
-def opt_in(number: str, scope: Scope, *, source: Source, actor: str, reason: str | None = None) -> bool:
-    """Remove the opt-out in `scope`; False when there was none."""
-    return _commit(number, _writes(number, scope, "opt_in", source, actor, reason, datetime.now(UTC), store=None))
+    return _writes(number, [scope], "opt_out", source, actor, reason, now, None)
 
 
 def opt_out_numbers(
@@ -92,32 +156,54 @@ def opt_out_numbers(
 
 def _writes(
     number: str,
-    scope: Scope,
+    scopes: Sequence[Scope],
     action: str,
     source: Source,
     actor: str,
     reason: str | None,
     now: datetime,
-    store: OptOut | None,
+    confirm_from: str | None,
 ) -> Writer:
-    history = OptOutHistory(
-        number,
-        sort_key(now.isoformat(), uuid.uuid4().hex),
-        action=action,
-        scope=scope.key,
-        source=source,
-        actor=actor,
-        reason=reason,
-        at=now,
-    )
-    contact_actions = _contact_actions(number, now, scope, opted_out=store is not None)
+    opting_out = action == "opt_out"
+    primary, *others = scopes
+    history = [
+        OptOutHistory(
+            number,
+            sort_key(now.isoformat(), uuid.uuid4().hex),
+            action=action,
+            scope=scope.key,
+            source=source,
+            actor=actor,
+            reason=reason,
+            at=now,
+        )
+        for scope in scopes
+    ]
+    contact_actions = _contact_actions(number, now, scopes, opted_out=opting_out)
+
+    def record(scope: Scope) -> OptOut:
+        item = OptOut(
+            number,
+            scope.key,
+            source=source,
+            actor=actor,
+            reason=reason,
+            created_at=now,
+            created_key=sort_key(now.isoformat(), number),
+        )
+        if scope == primary:
+            item.confirm_from = confirm_from
+            item.covers = {other.key for other in others} or None
+        return item
 
     def write(tx: TransactWrite) -> None:
-        if store is not None:
-            tx.save(store, condition=OptOut.number.does_not_exist())
-        else:
-            tx.delete(OptOut(number, scope.key), condition=OptOut.number.exists())
-        tx.save(history)
+        for scope in scopes:
+            if opting_out:
+                tx.save(record(scope), condition=OptOut.number.does_not_exist())
+            else:
+                tx.delete(OptOut(number, scope.key), condition=OptOut.number.exists())
+        for item in history:
+            tx.save(item)
         tx.save(OptOutMark(number, at=now))
         tx.update(Contact(number), actions=contact_actions, add_version_condition=False)
 
@@ -135,28 +221,23 @@ def epoch_writes(numbers: Iterable[str]) -> Writer:
     return write
 
 
-def _commit(number: str, writes: Writer) -> bool:
-    """One opt-out change and the epoch counter it moves, as one transaction; False when its condition failed."""
-
-    def write(tx: TransactWrite) -> None:
-        writes(tx)
-        epoch_writes([number])(tx)
-
-    return not write_transaction(write)
-
-
 def epochs() -> dict[str, int]:
     """Every epoch counter now (consistent reads); a shard no opt-out has touched yet is absent."""
     return {mark.number: int(mark.changes) for mark in OptOutMark.batch_get(list(EPOCH_KEYS), consistent_read=True)}
 
 
-def _contact_actions(number: str, now: datetime, scope: Scope, *, opted_out: bool) -> list[Any]:
+def _contact_actions(number: str, now: datetime, scopes: Sequence[Scope], *, opted_out: bool) -> list[Any]:
     """Create the contact if needed and bring its opt-out view in line with the store."""
-    if scope.campaign_id is None:
-        return upsert_actions(number, now, opt_status="opted_out" if opted_out else "opted_in")
-    campaigns = {scope.campaign_id}
-    view = Contact.opted_out_campaigns.add(campaigns) if opted_out else Contact.opted_out_campaigns.delete(campaigns)
-    return [*upsert_actions(number, now), view]
+    company = any(scope.key == COMPANY for scope in scopes)
+    status = "opted_out" if opted_out else "opted_in"
+    actions = upsert_actions(number, now, opt_status=status if company else None)
+    for attribute, values in (
+        (Contact.opted_out_campaigns, {s.campaign_id for s in scopes if s.campaign_id is not None}),
+        (Contact.opted_out_numbers, {s.business_number for s in scopes if s.business_number is not None}),
+    ):
+        if values:
+            actions.append(attribute.add(values) if opted_out else attribute.delete(values))
+    return actions
 
 
 def marked(numbers: Sequence[str]) -> set[str]:
@@ -174,13 +255,13 @@ def restore_view(number: str) -> None:
     """
     for attempt in range(ATTEMPTS):
         contact = Contact.get(number, consistent_read=True)
-        scopes = [Scope.from_key(item.scope) for item in OptOut.query(number, consistent_read=True)]
+        scopes = [Scope.from_key(key) for key in current(number)]
         campaigns = {scope.campaign_id for scope in scopes if scope.campaign_id is not None}
-        opted_out = any(scope.campaign_id is None for scope in scopes)
-        actions = [
-            Contact.opt_status.set("opted_out" if opted_out else "opted_in"),
-            Contact.opted_out_campaigns.set(campaigns) if campaigns else Contact.opted_out_campaigns.remove(),
-        ]
+        numbers = {scope.business_number for scope in scopes if scope.business_number is not None}
+        opted_out = any(scope.key == COMPANY for scope in scopes)
+        actions = [Contact.opt_status.set("opted_out" if opted_out else "opted_in")]
+        for attribute, values in ((Contact.opted_out_campaigns, campaigns), (Contact.opted_out_numbers, numbers)):
+            actions.append(attribute.set(values) if values else attribute.remove())
         try:
             contact.update(actions=actions)
         except UpdateError as error:
@@ -192,31 +273,23 @@ def restore_view(number: str) -> None:
     raise RuntimeError(f"the contact {mask(number)} kept changing while its opt-out view was restored")
 
 
-def refusing_scope(contact: Contact, campaign_id: str | None) -> Scope | None:
-    """The opt-out that forbids a message for `campaign_id` (None: not for a campaign), if any.
+def confirmation_claim(number: str, scope: Scope, business_number: str) -> Writer:
+    """Take the one confirmation an opt-out allows, from the number it was asked of: a transaction's update.
 
-    Read from the contact: its opt-out view is written in the same transaction
-    as the store, so the one GetItem the guard already makes is the whole answer.
+    Its condition fails when there is no such opt-out, it was confirmed
+    already, or another number (or nobody: a manual opt-out) may confirm it.
     """
-    if contact.opt_status == "opted_out":
-        return Scope()
-    if campaign_id is not None and campaign_id in (contact.opted_out_campaigns or set()):
-        return Scope(campaign_id)
-    return None
 
-
-def claim_confirmation(number: str, scope: Scope) -> bool:
-    """Atomically take the one confirmation an opt-out allows; False if taken or not opted out."""
-    try:
-        OptOut(number, scope.key).update(
+    def write(tx: TransactWrite) -> None:
+        tx.update(
+            OptOut(number, scope.key),
             actions=[OptOut.confirmation_sent.set(True)],
-            condition=OptOut.number.exists() & (OptOut.confirmation_sent != True),  # noqa: E712
+            condition=OptOut.number.exists()
+            & (OptOut.confirmation_sent != True)  # noqa: E712
+            & (OptOut.confirm_from == business_number),
         )
-    except UpdateError as error:
-        if condition_failed(error):
-            return False
-        raise
-    return True
+
+    return write
 
 
 def history(number: str) -> list[dict[str, Any]]:
@@ -257,6 +330,12 @@ def _view(item: OptOut) -> dict[str, Any]:
     }
 
 
+def scope_kind(scope: Scope) -> str:
+    if scope.business_number is not None:
+        return "number"
+    return "company" if scope.campaign_id is None else "campaign"
+
+
 def _scope_view(key: str) -> dict[str, Any]:
-    campaign_id = Scope.from_key(key).campaign_id
-    return {"scope": "company" if campaign_id is None else "campaign", "campaign_id": campaign_id}
+    scope = Scope.from_key(key)
+    return {"scope": scope_kind(scope), "campaign_id": scope.campaign_id, "business_number": scope.business_number}

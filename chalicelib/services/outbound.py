@@ -1,32 +1,35 @@
 """The one way a message leaves: every send, on every path, goes through `send` or `send_each`.
 
-Both apply the one opt-out guard (`check_all`) before anything is stored or
-handed to a transport. Nothing else in the code base imports a transport, and
-a test drives every send path with an opted-out number to prove it.
+Both apply the one rule of services/consent.py twice: early, from the contact
+read (`check_all`), and finally as the condition of the write that records the
+message or claims the recipient, right before the transport is called. Nothing
+else in the code base imports a transport, and a test drives every send path
+with an opted-out number to prove it.
 """
 
 from __future__ import annotations
 
 import random
+import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from enum import Enum
 
 from pynamodb.attributes import NumberAttribute
 from pynamodb.exceptions import UpdateError
 from pynamodb.transactions import TransactWrite
 
-from chalicelib.composition import compose
+from chalicelib.composition import Composition, compose
 from chalicelib.errors import ApiError
 from chalicelib.models import Broadcast, BusinessNumber, Contact, Message
 from chalicelib.models.broadcasts import is_broadcast_id
 from chalicelib.models.messages import STATUS_RANK, Media
-from chalicelib.models.writes import condition_failed, write_transaction
+from chalicelib.models.writes import Writer, condition_failed, write_transaction
 from chalicelib.observability import logger
 from chalicelib.phone import mask
-from chalicelib.services import conversations, optouts
+from chalicelib.services import consent, conversations, optouts
+from chalicelib.services.consent import Purpose, Refusal, Sending
 from chalicelib.transport.base import OutboundSms, TransportError
 from chalicelib.transport.registry import get_transport
 
@@ -35,22 +38,19 @@ RETRY_BASE_SECONDS = 0.25
 NEGATIVE_RECEIPTS = frozenset({"failed", "undelivered", "blocked"})
 
 
-class Purpose(Enum):
-    """Why a message is sent; it decides which opt-out rules apply."""
-
-    AGENT = "agent"
-    """Replies and new conversations from people using the API."""
-    BROADCAST = "broadcast"
-    OPT_IN_CONFIRMATION = "opt_in_confirmation"
-    HELP = "help"
-    """Answer to HELP/INFO: allowed even when opted out, because the person asked."""
-    OPT_OUT_CONFIRMATION = "opt_out_confirmation"
-    """The single confirmation an opt-out allows, and only that one."""
+REFUSAL_CODES = {"blocked": "recipient_blocked", "inactive": "recipient_inactive"}
+"""The API error code of a refusal; every other refusal is an opt-out's."""
+STOP_INSTRUCTION = "Reply STOP to opt out."
+_NAMES_STOP = re.compile(r"\bSTOP\b", re.IGNORECASE)
 
 
 class SendRefused(ApiError):
     status = 409
     code = "recipient_opted_out"
+
+    def __init__(self, refusal: Refusal) -> None:
+        super().__init__(refusal.message, field="contact_number")
+        self.code = REFUSAL_CODES.get(refusal.code, SendRefused.code)
 
 
 @dataclass(frozen=True)
@@ -66,12 +66,9 @@ class Outgoing:
     optout_scope: optouts.Scope | None = None
     """For OPT_OUT_CONFIRMATION: the opt-out being confirmed."""
 
-
-@dataclass(frozen=True)
-class Refusal:
-    code: str
-    """blocked, opted_out or confirmation_taken: what a broadcast counts a skip as."""
-    message: str
+    @property
+    def sending(self) -> Sending:
+        return Sending(self.business.number, self.purpose, self.campaign_id)
 
 
 @dataclass(frozen=True)
@@ -84,59 +81,42 @@ class Checked:
 
 
 def check_all(outgoings: Sequence[Outgoing]) -> list[Checked]:
-    """The one opt-out guard: why each message may not be sent, from one consistent BatchGetItem per 100 numbers.
+    """The guard's early answer for each message, from one consistent BatchGetItem per 100 numbers.
 
-    The contact carries its opt-out view (written in the same transaction as
-    the store) and `blocked`, so this read is the whole answer; reading it in
-    batches is what lets a broadcast check 100 recipients per request, and the
-    contacts it returns are what the caller renders placeholders from.
+    Early because the answer that counts is the one the hand-over's own write
+    checks (`consent.permits`); this one lets a broadcast skip the refused
+    before it waits for its turn, and the contacts it returns are what the
+    caller renders placeholders from.
     """
     numbers = {outgoing.contact_number for outgoing in outgoings}
     found = {contact.number: contact for contact in Contact.batch_get(numbers, consistent_read=True)}
-    return [
-        Checked(outgoing, found.get(outgoing.contact_number), _refusal(outgoing, found.get(outgoing.contact_number)))
-        for outgoing in outgoings
-    ]
+    return [_checked(outgoing, found.get(outgoing.contact_number)) for outgoing in outgoings]
 
 
-def guard_all(outgoings: Sequence[Outgoing]) -> list[str | None]:
-    return [None if checked.refusal is None else checked.refusal.message for checked in check_all(outgoings)]
+def _checked(outgoing: Outgoing, contact: Contact | None) -> Checked:
+    return Checked(outgoing, contact, consent.refusal(contact, outgoing.contact_number, outgoing.sending))
 
 
-def guard(outgoing: Outgoing) -> str | None:
-    """Why `outgoing` must not be sent, or None when it may be."""
-    return guard_all([outgoing])[0]
-
-
-def _refusal(outgoing: Outgoing, contact: Contact | None) -> Refusal | None:
-    number = outgoing.contact_number
-    if contact is not None and contact.blocked:
-        return Refusal("blocked", f"{number} is blocked")
-    if outgoing.purpose is Purpose.OPT_OUT_CONFIRMATION:
-        scope = outgoing.optout_scope or optouts.Scope()
-        if optouts.claim_confirmation(number, scope):
-            return None
-        return Refusal("confirmation_taken", f"{number} has already been sent the confirmation of its opt-out")
-    if outgoing.purpose is Purpose.HELP:
-        return None
-    refusing = optouts.refusing_scope(contact, outgoing.campaign_id) if contact is not None else None
-    if refusing is not None:
-        scope = "company-wide" if refusing.campaign_id is None else f"of campaign {refusing.campaign_id}"
-        return Refusal("opted_out", f"{number} has opted out {scope}; no message may be sent until they opt back in")
-    return None
+def guard(outgoing: Outgoing) -> Refusal | None:
+    """Why `outgoing` must not be sent, as things stand now, or None when it may be."""
+    return check_all([outgoing])[0].refusal
 
 
 def send(outgoing: Outgoing) -> Message:
-    """Guard, store, hand to the transport, record the outcome; raises SendRefused when guarded."""
+    """Guard, store, hand to the transport, record the outcome; raises SendRefused when guarded.
+
+    The message is recorded in one transaction with the guard's condition on
+    the contact (and, for an opt-out confirmation, the claim of the one
+    confirmation it allows), so nothing is handed over on an answer older than
+    that write.
+    """
     refusal = guard(outgoing)
     if refusal is not None:
-        logger.info("send refused", extra={"to": mask(outgoing.contact_number), "purpose": outgoing.purpose.value})
-        raise SendRefused(refusal, field="contact_number")
-    composition = compose(outgoing.body, outgoing.business.appended_message, allow_empty=bool(outgoing.media))
-    now = datetime.now(UTC)
+        raise _refused(outgoing, refusal)
+    composition = _compose(outgoing, outgoing.body)
     message = Message.new(
         outgoing.conversation_id,
-        now,
+        datetime.now(UTC),
         direction="outbound",
         body=composition.text,
         media=list(outgoing.media),
@@ -148,17 +128,51 @@ def send(outgoing: Outgoing) -> Message:
         segments=composition.segments,
     )
     by_agent = outgoing.purpose is Purpose.AGENT
-    conversations.append(
+    record = conversations.append_writes(
         outgoing.conversation_id,
         message,
         unread=False if by_agent else None,
         participant=outgoing.sender if by_agent else None,
     )
+
+    def write(tx: TransactWrite) -> None:
+        tx.condition_check(Contact, outgoing.contact_number, condition=consent.permits(outgoing.sending))
+        record(tx)
+        if outgoing.purpose is Purpose.OPT_OUT_CONFIRMATION:
+            scope = outgoing.optout_scope or optouts.Scope()
+            optouts.confirmation_claim(outgoing.contact_number, scope, outgoing.business.number)(tx)
+
+    failed = write_transaction(write)
+    if failed == [_CONVERSATION_UPDATE]:
+        raise conversations.appended_to_closed()
+    if failed:
+        raise _refused(outgoing, guard(outgoing) or _CONFIRMED)
     handover = _hand_to_transport(message, outgoing)
     if handover.provider_message_id is not None:
         message.provider_message_id = handover.provider_message_id
     update_status(message, handover.status, error=handover.error, provider_message_id=handover.provider_message_id)
     return message
+
+
+_CONVERSATION_UPDATE = 2
+"""Its position in `send`'s transaction: the contact's check, the message's put, then the conversation's update."""
+_CONFIRMED = Refusal("confirmation_taken", "the opt-out has been confirmed already, or not from this number")
+
+
+def _refused(outgoing: Outgoing, refusal: Refusal) -> SendRefused:
+    logger.info(
+        "send refused",
+        extra={"to": mask(outgoing.contact_number), "purpose": outgoing.purpose.value, "refusal": refusal.code},
+    )
+    return SendRefused(refusal)
+
+
+def _compose(outgoing: Outgoing, text: str) -> Composition:
+    """The text as sent: answers the person asked for go without the appended message, HELP naming STOP once."""
+    if outgoing.purpose is Purpose.HELP and not _NAMES_STOP.search(text):
+        text = f"{text.rstrip()} {STOP_INSTRUCTION}"
+    appended = None if outgoing.purpose in consent.ASKED_FOR else outgoing.business.appended_message
+    return compose(text, appended, allow_empty=bool(outgoing.media))
 
 
 @dataclass(frozen=True)
@@ -167,10 +181,12 @@ class Handed:
 
     checked: Checked
     status: str
-    """sent, failed or blocked (the transport refused and said why), or refused (the guard did)."""
+    """sent, failed or blocked (the transport refused and said why), refused (the guard did), or taken (the
+    claim found the recipient claimed already: nothing to record)."""
     message: Message | None = None
     attempts: int = 0
     error: str | None = None
+    refusal: Refusal | None = None
 
 
 def send_each(
@@ -178,32 +194,38 @@ def send_each(
     render: Callable[[Checked], str],
     *,
     pace: Callable[[int], None],
+    claim: Callable[[Checked], Writer],
     attempts: int = 3,
 ) -> Iterator[Handed]:
     """The batch form of `send` for broadcasts: one message at a time, each outcome yielded as soon as it is known.
 
     `checked` must come from `check_all`: a refused message is yielded as such
     and never composed, stored or handed over. The others are rendered from
-    the contact the guard read, handed to the transport after `pace(parts)`
-    has made room under the sender's rate (transient failures are retried
-    with backoff up to `attempts` times), and stored once, with its outcome,
-    in the thread their `conversation_id` names (a broadcast's own, not a
-    conversation: nothing is appended to or opened in the inbox). One write
-    per message instead of two matters at 10,000 recipients; a worker that
-    dies between hand-over and write loses only that record, which the
-    caller's own claim already marks as unknown. Yielding one by one lets the
-    caller record each outcome before the next send, so a crash loses at most
-    the message in hand.
+    the contact the guard read; once `pace(parts)` has made room under the
+    sender's rate, the caller's `claim` of the recipient is written in one
+    transaction with the guard's condition on the contact, then the message is
+    handed over (transient failures retried with backoff up to `attempts`
+    times) and stored once, with its outcome, in the thread its
+    `conversation_id` names (a broadcast's own: nothing is appended to or
+    opened in the inbox). One write per message instead of two matters at
+    10,000 recipients; a worker that dies between hand-over and write loses
+    only that record, which the claim already marks as unknown. Yielding one by
+    one lets the caller record each outcome before the next send.
     """
     for item in checked:
         if item.refusal is not None:
-            yield Handed(item, "refused", error=item.refusal.message)
+            yield Handed(item, "refused", error=item.refusal.message, refusal=item.refusal)
             continue
         outgoing = item.outgoing
         try:
-            composition = compose(render(item), outgoing.business.appended_message)
+            composition = _compose(outgoing, render(item))
         except ApiError as error:
             yield Handed(item, "failed", error=error.message)
+            continue
+        pace(composition.segments)
+        lost = _claim(item, claim(item))
+        if lost is not None:
+            yield lost
             continue
         message = Message.new(
             outgoing.conversation_id,
@@ -225,6 +247,23 @@ def send_each(
         yield Handed(item, handover.status, message, handover.attempts, handover.error)
 
 
+def _claim(item: Checked, claim: Writer) -> Handed | None:
+    """Write the claim with the guard's condition: None when taken for sending, else why not (refused or taken)."""
+    outgoing = item.outgoing
+
+    def write(tx: TransactWrite) -> None:
+        tx.condition_check(Contact, outgoing.contact_number, condition=consent.permits(outgoing.sending))
+        claim(tx)
+
+    failed = write_transaction(write)
+    if not failed:
+        return None
+    if failed != [0]:
+        return Handed(item, "taken")
+    fresh = guard(outgoing) or Refusal("opted_out", f"{outgoing.contact_number} may not be texted now")
+    return Handed(item, "refused", error=fresh.message, refusal=fresh)
+
+
 @dataclass(frozen=True)
 class Handover:
     """How a hand-over ended: sent, failed, or blocked (the provider's own opt-out list refused it)."""
@@ -238,7 +277,7 @@ class Handover:
 def _hand_to_transport(
     message: Message, outgoing: Outgoing, *, attempts: int = 1, pace: Callable[[], None] | None = None
 ) -> Handover:
-    """Hand over, retrying transient failures; the caller stores the outcome with the message."""
+    """Hand over, retrying transient failures (each retry paced); the caller stores the outcome with the message."""
     sms = OutboundSms(
         message_id=message.id,
         to=outgoing.contact_number,
@@ -248,7 +287,7 @@ def _hand_to_transport(
         media_urls=tuple(m.url for m in outgoing.media),
     )
     for attempt in range(1, attempts + 1):
-        if pace is not None:
+        if pace is not None and attempt > 1:
             pace()
         try:
             receipt = get_transport().send(sms)
