@@ -69,6 +69,23 @@ def test_bad_number_reason_is_reported(as_agent):
     assert body(response)["error"]["message"] == "number: not a valid phone number for region US"
 
 
+@pytest.mark.parametrize(
+    ("number", "reason", "once_stored_as"),
+    [
+        ("1.51255513E+10", "the spreadsheet turned this column into numbers and dropped digits", "+15125551310"),
+        ("order 4 4791 1123 456", "letters mixed with digits: not a phone number", "+447911123456"),
+    ],
+)
+def test_text_that_is_not_a_phone_number_is_refused_and_nothing_is_stored(as_agent, number, reason, once_stored_as):
+    response = as_agent.post("/contacts", {"number": number})
+    assert response.status_code == 400, response.body
+    error = body(response)["error"]
+    assert (error["code"], error["field"]) == ("validation_error", "number")
+    assert error["message"].startswith(f"number: {reason}")
+    assert body(as_agent.get("/contacts"))["items"] == []
+    assert as_agent.get(f"/contacts/{once_stored_as}").status_code == 404
+
+
 def test_malformed_json_is_a_400(as_agent):
     response = as_agent.post("/contacts", '{"number": "5125550134",')
     assert response.status_code == 400

@@ -178,6 +178,8 @@ def test_business_numbers_admin_only_with_compliant_defaults(as_admin, as_agent)
     assert as_admin.post("/business-numbers", {"number": "5125550199", "name": "dup"}).status_code == 409
     short = as_admin.post("/business-numbers", {"number": "12345", "name": "Promo", "kind": "short_code"})
     assert body(short)["mps"] == 100
+    superscript = {"number": "\u00b9\u00b2\u00b3\u2074\u2075", "name": "x", "kind": "short_code"}
+    assert as_admin.post("/business-numbers", superscript).status_code == 400, "digits, but not a short code's"
     bad_scope = as_admin.patch("/business-numbers/+15125550199", {"optout_scope": "campaign"})
     assert bad_scope.status_code == 400
     assert body(bad_scope)["error"]["field"] == "campaign_id"

@@ -95,6 +95,48 @@ def test_a_dropped_file_imports_and_writes_its_results(client, bucket):
     )
 
 
+SPREADSHEET = "the spreadsheet turned this column into numbers and dropped digits"
+LETTERS = "letters mixed with digits: not a phone number"
+
+
+def test_spreadsheet_numbers_and_words_with_digits_are_rejected_rows_between_kept_ones(client, bucket):
+    body = (
+        HEADER
+        + "(512) 555-0101,Maria,,,\n"
+        + "1.51255513E+10,Excel,,,\n"
+        + "512-555-0102,James,,,\n"
+        + "order 4 4791 1123 456,Order,,,\n"
+        + "\u0665\u0661\u0662\u0665\u0665\u0665\u0660\u0661\u0660\u0663 ext 7,Mei,,,\n"
+    ).encode()
+    job = drop(client, bucket, "imports/contacts/excel.csv", body)
+
+    assert counts(job) == {"rows": 5, "created": 3, "updated": 0, "unchanged": 0, "rejected": 2, "duplicates": 0}
+    assert [Contact.get(n).first_name for n in ("+15125550101", "+15125550102", "+15125550103")] == [
+        "Maria",
+        "James",
+        "Mei",
+    ]
+    for once_stored_as in ("+15125551310", "+447911123456"):
+        with pytest.raises(Contact.DoesNotExist):
+            Contact.get(once_stored_as)
+    rejected = list(csv.reader(io.StringIO(bucket.read(job["rejected_file"]).decode())))
+    assert [(row[0], row[1]) for row in rejected[1:]] == [
+        ("1.51255513E+10", "Excel"),
+        ("order 4 4791 1123 456", "Order"),
+    ]
+    assert rejected[1][-1].startswith(f"invalid number '1.51255513E+10': {SPREADSHEET}")
+    assert rejected[2][-1] == f"invalid number 'order 4 4791 1123 456': {LETTERS}"
+
+
+def test_an_optout_list_refuses_the_same_numbers(client, bucket):
+    body = b'phone\n"1,51255513E+10"\n5125550104\ncall 512 555 0105\n'
+    job = drop(client, bucket, "imports/optouts/excel.csv", body)
+    assert counts(job) == {"rows": 3, "created": 1, "updated": 0, "unchanged": 0, "rejected": 2, "duplicates": 0}
+    rejected = list(csv.reader(io.StringIO(bucket.read(job["rejected_file"]).decode())))
+    assert [row[0] for row in rejected[1:]] == ["1,51255513E+10", "call 512 555 0105"]
+    assert SPREADSHEET in rejected[1][-1] and LETTERS in rejected[2][-1]
+
+
 def test_rejected_rows_are_kept_a_few_items_a_step_and_come_back_whole_and_in_order(client, bucket):
     """300 rejected rows of 2 KB fill three items of at most 256 KB, not 300; rejected.csv has every one."""
     notes = [f"row {n} " + "x" * 2000 for n in range(300)]

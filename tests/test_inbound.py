@@ -175,3 +175,23 @@ def test_inbound_to_an_unknown_business_number_is_refused(client, business):
     response = twilio_post(client, "/webhooks/twilio", params)
     assert response.status_code == 404
     assert json.loads(response.body)["error"]["field"] == "business_number"
+
+
+@pytest.mark.parametrize(
+    ("sender", "reason", "once_stored_as"),
+    [
+        ("order 4 4791 1123 456", "letters mixed with digits: not a phone number", "+447911123456"),
+        ("1.51255513E+10", "the spreadsheet turned this column into numbers", "+15125551310"),
+    ],
+)
+def test_a_sender_that_is_not_a_phone_number_is_refused(client, business, spy, sender, reason, once_stored_as):
+    response = twilio_post(client, "/webhooks/twilio", twilio_message("SMbad", "hi", sender=sender))
+    assert response.status_code == 400, response.body
+    error = json.loads(response.body)["error"]
+    assert (error["code"], error["field"]) == ("validation_error", "from")
+    assert error["message"].startswith(f"from: {reason}")
+    refused = json_post(client, {"id": "wh-bad", "from": sender, "to": BUSINESS_NUMBER, "body": "hi"})
+    assert (refused.status_code, json.loads(refused.body)["error"]["field"]) == (400, "from")
+    assert list(Message.scan()) == []
+    with pytest.raises(Contact.DoesNotExist):
+        Contact.get(once_stored_as)

@@ -34,7 +34,7 @@ def parse_business_number(raw: str, kind: str | None = None, field: str = "numbe
     Without a `kind` (looking one up), a bare 5-6 digit string is read as a short code.
     """
     digits = raw.strip()
-    is_short = digits.isdigit() and len(digits) in SHORT_CODE_DIGITS
+    is_short = digits.isascii() and digits.isdigit() and len(digits) in SHORT_CODE_DIGITS
     if kind == "short_code" and not is_short:
         raise ValidationFailed(f"{field}: a short code is 5 or 6 digits", field=field)
     if kind == "short_code" or (kind is None and is_short):
