@@ -16,7 +16,7 @@ import pytest
 
 from chalicelib.models import Contact, ImportJob, ImportRejection, OptOut
 from chalicelib.models.batch_writes import Call
-from chalicelib.services import contacts, custom_fields, groups, import_steps, imports, optouts
+from chalicelib.services import contacts, custom_fields, groups, import_jobs, import_steps, imports, optouts
 from tests.conftest import Bucket
 
 HEADER = "number,first_name,last_name,email,city\n"
@@ -45,7 +45,7 @@ def drop(client: Any, bucket: Bucket, key: str, body: bytes) -> dict[str, Any]:
     put = bucket.put(key, body)
     deliver_all(client, bucket, s3_event(key, put["ETag"]))
     (job,) = [j for j in ImportJob.scan() if j.key == key]
-    return imports.job_view(job)
+    return import_jobs.job_view(job)
 
 
 def first_call_waits(original: Callable[..., Any], event: threading.Event, waited: list[bool]) -> Callable[..., Any]:
@@ -248,14 +248,14 @@ def test_a_run_that_dies_before_checking_opt_out_marks_checks_them_when_it_resum
     monkeypatch.setattr(optouts, "marked", die_once)
     key = "imports/contacts/dies.csv"
     put = bucket.put(key, (HEADER + "5125550101,Maria,,,\n5125550102,James,,,\n").encode())
-    job = imports.job_for_object(key, put["ETag"], "0001")
+    job = import_jobs.job_for_object(key, put["ETag"], "0001")
     with pytest.raises(RuntimeError, match="died"):
         imports.run(job.id, imports.Budget.seconds(60))
     assert Contact.get("+15125550102").opt_status == "opted_in", "the batch write replaced the opt-out's view"
 
     ImportJob(job.id).update(actions=[ImportJob.lease_until.set(datetime.now(UTC) - timedelta(seconds=1))])
     assert imports.run(job.id, imports.Budget.seconds(60)) == "done"
-    assert counts(imports.get_job(job.id))["created"] == 2
+    assert counts(import_jobs.get_job(job.id))["created"] == 2
     assert Contact.get("+15125550102").opt_status == "opted_out", "the resumed step checked the marks it had missed"
 
 
@@ -314,7 +314,7 @@ def test_a_run_that_dies_after_writing_a_step_resumes_to_the_same_counts(client,
     rows[200] = "bad,,,,"
     key = "imports/contacts/crash.csv"
     put = bucket.put(key, (HEADER + "\n".join(rows) + "\n").encode())
-    job = imports.job_for_object(key, put["ETag"], "0001")
+    job = import_jobs.job_for_object(key, put["ETag"], "0001")
     real_move = import_steps._move_job
     moves = []
 
@@ -330,7 +330,7 @@ def test_a_run_that_dies_after_writing_a_step_resumes_to_the_same_counts(client,
     ImportJob(job.id).update(actions=[ImportJob.lease_until.set(datetime.now(UTC) - timedelta(seconds=1))])
     assert imports.run(job.id, imports.Budget.seconds(60)) == "done"
 
-    done = imports.get_job(job.id)
+    done = import_jobs.get_job(job.id)
     assert done["runs"] == 2
     assert counts(done) == {"rows": 250, "created": 247, "updated": 1, "unchanged": 0, "rejected": 1, "duplicates": 1}
     assert Contact.get("+15125500010").last_name == "Again"
