@@ -16,7 +16,16 @@ import pytest
 
 from chalicelib.models import Contact, ImportJob, ImportRejection, OptOut
 from chalicelib.models.batch_writes import Call
-from chalicelib.services import contacts, custom_fields, groups, import_jobs, import_steps, imports, optouts
+from chalicelib.services import (
+    campaigns,
+    contacts,
+    custom_fields,
+    groups,
+    import_jobs,
+    import_steps,
+    imports,
+    optouts,
+)
 from tests.conftest import Bucket
 
 HEADER = "number,first_name,last_name,email,city\n"
@@ -516,7 +525,8 @@ def test_a_file_replaced_between_runs_fails_instead_of_mixing_two_files(client, 
     assert "replaced" in job.error
 
 
-def test_optout_lists_by_drop_and_by_upload_with_a_campaign_scope(client, bucket, as_supervisor):
+def test_optout_lists_by_drop_and_by_upload_with_a_campaign_scope(client, bucket, business, as_supervisor):
+    spring = campaigns.create({"name": "Spring", "business_number": business["number"], "welcome_text": "hi"})["id"]
     optouts.opt_out("+15125550101", optouts.Scope(), source="keyword", actor="+15125550101")
     body = b"phone\n(512) 555-0101\n512-555-0102\n5125550102\nnot a number\n"
     job = drop(client, bucket, "imports/optouts/stop-list.csv", body)
@@ -525,19 +535,44 @@ def test_optout_lists_by_drop_and_by_upload_with_a_campaign_scope(client, bucket
     assert [(h["action"], h["source"]) for h in history] == [("opt_out", "import")]
 
     upload = as_supervisor.post(
-        "/imports", {"kind": "optouts", "filename": "spring.CSV", "campaign_id": "spring"}
+        "/imports", {"kind": "optouts", "filename": "spring.CSV", "campaign_id": spring}
     ).json_body
-    assert upload["job"]["campaign_id"] == "spring"
-    assert as_supervisor.post("/imports", {"filename": "a.csv", "campaign_id": "spring"}).status_code == 400
+    assert upload["job"]["campaign_id"] == spring
+    assert as_supervisor.post("/imports", {"filename": "a.csv", "campaign_id": spring}).status_code == 400
     request = urllib.request.Request(
         upload["upload_url"], data=b"phone\n5125550103\n", headers=upload["headers"], method="PUT"
     )
     urllib.request.urlopen(request).close()
-    deliver_all(client, bucket, s3_event("imports/optouts/spring/spring.CSV"))
+    deliver_all(client, bucket, s3_event(f"imports/optouts/{spring}/spring.CSV"))
     done = as_supervisor.get(f"/imports/{upload['job']['id']}").json_body
     assert (done["status"], done["created"]) == ("done", 1)
-    assert Contact.get("+15125550103").opted_out_campaigns == {"spring"}
+    assert Contact.get("+15125550103").opted_out_campaigns == {spring}
     assert Contact.get("+15125550103").opt_status == "opted_in"
+
+
+def test_an_optout_list_naming_no_campaign_fails_whole_and_one_archived_imports(
+    client, bucket, business, as_supervisor
+):
+    body = b"phone\n5125550101\n5125550102\n"
+    job = drop(client, bucket, "imports/optouts/cmp_missing/stop.csv", body)
+    assert (job["status"], job["rows"], job["created"]) == ("failed", 0, 0)
+    assert job["error"].startswith("no campaign cmp_missing: an opt-out list under imports/optouts/<campaign id>/")
+    assert json.loads(bucket.read(job["summary"]))["error"] == job["error"]
+    assert job["finished_at"] is not None
+    assert (list(OptOut.scan()), list(Contact.scan())) == ([], [])
+
+    refused = as_supervisor.post("/imports", {"kind": "optouts", "filename": "stop.csv", "campaign_id": "cmp_missing"})
+    assert (refused.status_code, refused.json_body) == (
+        404,
+        {"error": {"code": "not_found", "message": "no campaign cmp_missing", "field": "campaign_id"}},
+    )
+    assert [j.key for j in ImportJob.scan()] == ["imports/optouts/cmp_missing/stop.csv"], "no job for the refused one"
+
+    spring = campaigns.create({"name": "Spring", "business_number": business["number"], "welcome_text": "hi"})["id"]
+    campaigns.update(spring, {"status": "archived"})
+    archived = drop(client, bucket, f"imports/optouts/{spring}/stop.csv", body)
+    assert (archived["status"], archived["created"]) == ("done", 2)
+    assert Contact.get("+15125550101").opted_out_campaigns == {spring}
 
 
 def test_a_mapping_naming_no_field_is_refused_before_any_file(client, bucket, as_supervisor):

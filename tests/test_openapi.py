@@ -789,11 +789,15 @@ def test_carrier_refusal_responses(spec: dict[str, Any], business: Any, agent: U
     assert [o["source"] for o in listed["items"]] == ["carrier"]
 
 
-def test_optout_responses(spec: dict[str, Any], agent: User, supervisor: User, admin: User) -> None:
+def test_optout_responses(spec: dict[str, Any], business: Any, agent: User, supervisor: User, admin: User) -> None:
+    campaign = {"name": "Spring", "business_number": BUSINESS_NUMBER, "welcome_text": "hi"}
+    spring = admin("POST", "/campaigns", 201, body=campaign)["id"]
     numbers = {"numbers": [ANA, "555", "5125550134", "+15125550135"], "reason": "asked by phone"}
     results = supervisor("POST", "/optouts", 200, body=numbers)["results"]
     assert [r["result"] for r in results] == ["opted_out", "rejected", "already_opted_out", "opted_out"]
-    supervisor("POST", "/optouts", 200, body={"numbers": [ANA], "campaign_id": "spring", "reason": "x"})
+    supervisor("POST", "/optouts", 200, body={"numbers": [ANA], "campaign_id": spring, "reason": "x"})
+    missing = {"numbers": [ANA], "campaign_id": "cmp_missing", "reason": "x"}
+    assert supervisor("POST", "/optouts", 404, body=missing)["error"]["field"] == "campaign_id"
     supervisor("POST", "/optouts", 400, body={"numbers": [], "reason": "x"})
     agent("POST", "/optouts", 403, body=numbers)
 
@@ -801,9 +805,10 @@ def test_optout_responses(spec: dict[str, Any], agent: User, supervisor: User, a
     assert page["next_cursor"] is not None
     rest = agent("GET", "/optouts", 200, f"/optouts?limit=1&cursor={page['next_cursor']}")
     assert rest["next_cursor"] is None
-    campaign = agent("GET", "/optouts", 200, "/optouts?campaign_id=spring")["items"]
-    assert [(o["scope"], o["campaign_id"]) for o in campaign] == [("campaign", "spring")]
-    agent("GET", "/optouts", 400, f"/optouts?campaign_id=other&cursor={page['next_cursor']}")
+    scoped = agent("GET", "/optouts", 200, f"/optouts?campaign_id={spring}")["items"]
+    assert [(o["scope"], o["campaign_id"]) for o in scoped] == [("campaign", spring)]
+    agent("GET", "/optouts", 404, "/optouts?campaign_id=cmp_missing")
+    agent("GET", "/optouts", 400, f"/optouts?campaign_id={spring}&cursor={page['next_cursor']}")
     agent("GET", "/optouts", 400, "/optouts?limit=0")
 
     route = "/optouts/{number}"
@@ -811,7 +816,8 @@ def test_optout_responses(spec: dict[str, Any], agent: User, supervisor: User, a
     assert back_in == {"number": ANA, "result": "opted_in"}
     again = admin("DELETE", route, 200, "/optouts/15125550134?reason=consent+renewed")
     assert again["result"] == "was_not_opted_out"
-    admin("DELETE", route, 200, "/optouts/15125550134?reason=consent&campaign_id=spring")
+    admin("DELETE", route, 200, f"/optouts/15125550134?reason=consent&campaign_id={spring}")
+    admin("DELETE", route, 404, "/optouts/15125550134?reason=consent&campaign_id=cmp_missing")
     admin("DELETE", route, 400, "/optouts/15125550134")
     supervisor("DELETE", route, 403, "/optouts/15125550134?reason=x")
 
@@ -862,7 +868,7 @@ def upload_and_import(client: Any, bucket: Bucket, upload: dict[str, Any], csv_t
 
 
 def test_import_responses(
-    spec: dict[str, Any], client: Any, bucket: Bucket, supervisor: User, agent: User, admin: User
+    spec: dict[str, Any], client: Any, bucket: Bucket, business: Any, supervisor: User, agent: User, admin: User
 ) -> None:
     agent("POST", "/imports", 403, body={"filename": "list.csv"})
     assert supervisor("POST", "/imports", 400, body={"filename": "../list.csv"})["error"]["field"] == "filename"
@@ -909,16 +915,19 @@ def test_import_responses(
     assert "no phone number column" in failed["error"]
     assert supervisor("GET", one, 404, "/imports/imp_missing")["error"]["field"] == "job_id"
 
-    optout_list = {"kind": "optouts", "filename": "stop.CSV", "campaign_id": "spring"}
-    stop = supervisor("POST", "/imports", 201, body=optout_list)
-    assert (stop["job"]["file"], stop["job"]["campaign_id"]) == ("imports/optouts/spring/stop.CSV", "spring")
+    missing = {"kind": "optouts", "filename": "stop.CSV", "campaign_id": "cmp_missing"}
+    assert supervisor("POST", "/imports", 404, body=missing)["error"]["field"] == "campaign_id"
+    campaign = {"name": "Spring", "business_number": BUSINESS_NUMBER, "welcome_text": "hi"}
+    spring = admin("POST", "/campaigns", 201, body=campaign)["id"]
+    stop = supervisor("POST", "/imports", 201, body={**missing, "campaign_id": spring})
+    assert (stop["job"]["file"], stop["job"]["campaign_id"]) == (f"imports/optouts/{spring}/stop.CSV", spring)
     upload_and_import(client, bucket, stop, "Phone,Notes\n5125550101,x\n(512) 555-0101,\n12,\n5125550103,\n")
     stopped = supervisor("GET", one, 200, f"/imports/{stop['job']['id']}")
     counts = [stopped[name] for name in ("rows", "created", "updated", "unchanged", "rejected", "duplicates")]
     assert (stopped["status"], stopped["kind"], counts) == ("done", "optouts", [4, 2, 0, 0, 1, 1])
     assert [(i["header"], i["problem"]) for i in stopped["column_issues"]] == [("Notes", "ignored")]
     history = supervisor("GET", "/contacts/{number}/optout-history", 200, "/contacts/15125550103/optout-history")
-    assert [(h["action"], h["source"], h["campaign_id"]) for h in history["items"]] == [("opt_out", "import", "spring")]
+    assert [(h["action"], h["source"], h["campaign_id"]) for h in history["items"]] == [("opt_out", "import", spring)]
 
 
 def run_exports(client: Any, bucket: Bucket) -> None:
@@ -951,6 +960,8 @@ def test_export_responses(
     assert (
         supervisor("POST", "/exports", 400, body={"kind": "contacts", "blocked": "yes"})["error"]["field"] == "blocked"
     )
+    missing = {"kind": "optouts", "campaign_id": "cmp_missing"}
+    assert supervisor("POST", "/exports", 404, body=missing)["error"]["field"] == "campaign_id"
 
     admin("POST", "/fields", 201, body={"name": "tier"})
     admin("POST", "/contacts", 201, body={"number": ANA, "first_name": "=Ana", "custom": {"tier": "gold"}})

@@ -23,7 +23,7 @@ from chalicelib.models import ImportJob
 from chalicelib.models.imports import COUNTS
 from chalicelib.models.writes import condition_failed
 from chalicelib.observability import logger
-from chalicelib.services import custom_fields
+from chalicelib.services import campaigns, custom_fields
 from chalicelib.timestamps import iso_z
 
 PREFIX = "imports/"
@@ -56,6 +56,7 @@ def prepare_upload(
     """A job and a presigned URL to upload its file to; the upload starts the same pipeline as a dropped file."""
     if campaign_id is not None and kind != "optouts":
         raise ValidationFailed("campaign_id scopes an opt-out list; contacts have none", field="campaign_id")
+    campaigns.require(campaign_id)
     job_id = new_id("imp")
     folder = f"{kind}/{campaign_id}" if campaign_id else kind
     key = f"{PREFIX}{folder}/{filename}"

@@ -29,10 +29,11 @@ from chalicelib.bulk.contact_rows import ContactRow, parse_contact_row, parse_nu
 from chalicelib.bulk.csv_stream import Dialect, Row, UnreadableFile, open_csv, read_rows
 from chalicelib.bulk.headers import MissingColumn, map_contact_columns, map_optout_columns
 from chalicelib.config import get_settings
+from chalicelib.errors import NotFound
 from chalicelib.models import ImportJob, ImportRejection
 from chalicelib.models.writes import condition_failed
 from chalicelib.observability import logger
-from chalicelib.services import custom_fields, import_steps
+from chalicelib.services import campaigns, custom_fields, import_steps
 from chalicelib.services.import_jobs import job_view
 from chalicelib.services.import_steps import ImportFailed
 
@@ -160,6 +161,7 @@ def _rows(job: ImportJob) -> Iterator[Row]:
         except storage.ObjectChanged:
             raise ImportFailed("the file was replaced while it was being imported; upload it again") from None
         return read_rows(stored.chunks, Dialect.from_dict(job.dialect.as_dict()), int(job.offset), int(job.line))
+    _check_campaign(job)
     stored = storage.read_object(job.key)
     try:
         opened = open_csv(stored.chunks)
@@ -184,6 +186,19 @@ def _rows(job: ImportJob) -> Iterator[Row]:
         condition=ImportJob.header.does_not_exist(),
     )
     return opened.rows
+
+
+def _check_campaign(job: ImportJob) -> None:
+    """Fail an opt-out list whose folder names no campaign before any row: its opt-outs would guard nothing.
+
+    Checked on the first run only: campaigns are archived, never deleted.
+    """
+    try:
+        campaigns.require(job.campaign_id)
+    except NotFound as error:
+        raise ImportFailed(
+            f"{error.message}: an opt-out list under imports/optouts/<campaign id>/ must name an existing campaign"
+        ) from None
 
 
 def _row_parser(job: ImportJob) -> import_steps.RowParser:
