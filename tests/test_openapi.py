@@ -789,6 +789,16 @@ def test_carrier_refusal_responses(spec: dict[str, Any], business: Any, agent: U
     assert [o["source"] for o in listed["items"]] == ["carrier"]
 
 
+def test_blocked_refusal_responses(spec: dict[str, Any], agent: User, supervisor: User) -> None:
+    refused = agent("POST", "/contacts", 403, body={"number": ANA, "blocked": True})
+    assert refused["error"]["field"] == "blocked"
+    agent("POST", "/contacts", 201, body={"number": ANA, "city": "Austin"})
+    route, path = "/contacts/{number}", f"/contacts/{quote(ANA)}"
+    assert agent("PATCH", route, 403, path, {"city": "Dallas", "blocked": False})["error"]["field"] == "blocked"
+    assert agent("PATCH", route, 200, path, {"city": "Dallas"})["blocked"] is False
+    assert supervisor("PATCH", route, 200, path, {"blocked": True})["blocked"] is True
+
+
 def test_optout_responses(spec: dict[str, Any], business: Any, agent: User, supervisor: User, admin: User) -> None:
     campaign = {"name": "Spring", "business_number": BUSINESS_NUMBER, "welcome_text": "hi"}
     spring = admin("POST", "/campaigns", 201, body=campaign)["id"]

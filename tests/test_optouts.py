@@ -128,8 +128,8 @@ def test_optout_api_lists_by_scope_and_reports_each_number(business, as_supervis
     assert as_supervisor.delete("/optouts/5125550134?reason=x").status_code == 403
 
 
-def test_blocked_contacts_are_never_sent_to(business, spy, as_agent):
-    as_agent.post("/contacts", {"number": ANA, "blocked": True})
+def test_blocked_contacts_are_never_sent_to(business, spy, as_agent, as_supervisor):
+    as_supervisor.post("/contacts", {"number": ANA, "blocked": True})
     response = as_agent.post(
         "/conversations", {"business_number": BUSINESS_NUMBER, "contact_number": ANA, "body": "hi"}
     )
