@@ -167,6 +167,34 @@ def test_dev_outbox_shows_local_sends_newest_last(business, as_agent):
     assert all(i["from"] == BUSINESS_NUMBER and i["status"] == "sent" for i in items)
 
 
+def test_dev_outbox_filters_by_recipient_in_any_format_and_keeps_the_newest(business, as_agent):
+    conversation_id = body(start(as_agent, text="first"))["conversation"]["id"]
+    start(as_agent, contact="5125550135", text="other")
+    as_agent.post(f"/conversations/{conversation_id}/messages", {"body": "second"})
+
+    def bodies(query):
+        response = as_agent.get(f"/dev/outbox?{query}")
+        assert response.status_code == 200, response.body
+        return [(i["to"], i["body"].split("\n")[0]) for i in body(response)["items"]]
+
+    for written in ("%2B15125550134", "(512)%20555-0134", "512-555-0134", "15125550134"):
+        assert bodies(f"to={written}") == [(ANA, "first"), (ANA, "second")], written
+    assert bodies("to=5125550134&limit=1") == [(ANA, "second")]
+    assert bodies("limit=2") == [("+15125550135", "other"), (ANA, "second")]
+    assert bodies("to=5125550199") == []
+
+    for query, field in (
+        ("to=12", "to"),
+        ("to=", "to"),
+        ("limit=0", "limit"),
+        ("limit=1001", "limit"),
+        ("limit=x", "limit"),
+        ("from=1", "from"),
+    ):
+        refused = as_agent.get(f"/dev/outbox?{query}")
+        assert (refused.status_code, body(refused)["error"]["field"]) == (400, field), query
+
+
 def test_business_numbers_admin_only_with_compliant_defaults(as_admin, as_agent):
     created = as_admin.post("/business-numbers", {"number": "(512) 555-0199", "name": "Acme Support"})
     assert created.status_code == 201, created.body

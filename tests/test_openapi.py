@@ -68,6 +68,7 @@ QUERY_MODELS = {
     "SubscriberListParams": ("GET", "/campaigns/{campaign_id}/subscribers"),
     "GroupMemberListParams": ("GET", "/groups/{group_id}/members"),
     "BroadcastListParams": ("GET", "/broadcasts"),
+    "OutboxParams": ("GET", "/dev/outbox"),
 }
 """Models that validate a query string, and the operation whose parameters they are.
 
@@ -856,6 +857,9 @@ def test_message_helper_responses(
     agent("POST", "/conversations", 201, body={"business_number": BUSINESS_NUMBER, "contact_number": ANA, "body": "Hi"})
     outbox = agent("GET", "/dev/outbox", 200)
     assert [item["to"] for item in outbox["items"]] == [ANA]
+    assert agent("GET", "/dev/outbox", 200, f"/dev/outbox?to={quote(ANA)}&limit=1")["items"] == outbox["items"]
+    assert agent("GET", "/dev/outbox", 400, "/dev/outbox?to=12")["error"]["field"] == "to"
+    assert agent("GET", "/dev/outbox", 400, "/dev/outbox?limit=1001")["error"]["field"] == "limit"
     monkeypatch.setattr(messages, "get_settings", lambda: replace(get_settings(), stage="prod"))
     agent("GET", "/dev/outbox", 404)
 

@@ -125,6 +125,13 @@ class OptOutListParams(BaseModel):
     cursor: str | None = Field(default=None, max_length=2000)
 
 
+class OutboxParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    to: str | None = Field(default=None, min_length=1, max_length=40)
+    limit: int = Field(default=100, ge=1, le=1000)
+
+
 class MediaUploadRequest(_Strict):
     content_type: Literal["image/jpeg", "image/png", "image/gif", "video/mp4", "audio/mpeg", "application/pdf"]
     filename: str | None = Field(default=None, max_length=200)
