@@ -215,6 +215,33 @@ def test_business_numbers_admin_only_with_compliant_defaults(as_admin, as_agent)
     assert sorted(listed) == ["+15125550199", "12345"]
 
 
+SPANISH = "Acme: se ha dado de baja y no recibirá más mensajes. Responda START para volver a suscribirse."
+
+
+def test_a_spanish_opt_out_text_is_optional_set_on_create_or_patch_and_cleared_with_null(as_admin, as_agent):
+    plain = body(as_admin.post("/business-numbers", {"number": "5125550198", "name": "Plain"}))
+    assert plain["optout_text_es"] is None, "no default: the number may have no Spanish-speaking senders"
+    created = as_admin.post("/business-numbers", {"number": "5125550199", "name": "Acme", "optout_text_es": SPANISH})
+    assert (created.status_code, body(created)["optout_text_es"]) == (201, SPANISH)
+    listed = {n["number"]: n["optout_text_es"] for n in body(as_agent.get("/business-numbers"))["items"]}
+    assert listed == {"+15125550198": None, "+15125550199": SPANISH}
+
+    path = "/business-numbers/+15125550198"
+    assert body(as_admin.patch(path, {"optout_text_es": "Acme: baja confirmada."}))["optout_text_es"] == (
+        "Acme: baja confirmada."
+    )
+    assert body(as_admin.patch(path, {"name": "Plain Co"}))["optout_text_es"] == "Acme: baja confirmada."
+    assert body(as_admin.patch(path, {"optout_text_es": None}))["optout_text_es"] is None
+
+    for bad in ("", "x" * 321, 7):
+        for refused in (
+            as_admin.patch(path, {"optout_text_es": bad}),
+            as_admin.post("/business-numbers", {"number": "5125550197", "name": "Bad", "optout_text_es": bad}),
+        ):
+            assert (refused.status_code, body(refused)["error"]["field"]) == (400, "optout_text_es"), bad
+    assert as_agent.patch(path, {"optout_text_es": SPANISH}).status_code == 403
+
+
 class _CarrierOptedOut:
     name = "eum"
 

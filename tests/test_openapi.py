@@ -533,8 +533,17 @@ def test_business_number_responses(spec: dict[str, Any], business: Any, admin: U
     changes = {"appended_message": "Acme: STOP", "mps": 5, "optout_scope": "campaign", "campaign_id": spring["id"]}
     changed = admin("PATCH", route, 200, "/business-numbers/15125550199", changes)
     assert (changed["mps"], changed["campaign_id"]) == (5, spring["id"])
-    cleared = admin("PATCH", route, 200, "/business-numbers/15125550199", {"appended_message": None, "mps": None})
-    assert (cleared["appended_message"], cleared["mps"]) == (None, 1)
+    spanish = admin("PATCH", route, 200, "/business-numbers/15125550199", {"optout_text_es": "Acme: baja confirmada."})
+    assert spanish["optout_text_es"] == "Acme: baja confirmada."
+    cleared = admin(
+        "PATCH",
+        route,
+        200,
+        "/business-numbers/15125550199",
+        {"appended_message": None, "mps": None, "optout_text_es": None},
+    )
+    assert (cleared["appended_message"], cleared["mps"], cleared["optout_text_es"]) == (None, 1, None)
+    admin("PATCH", route, 400, "/business-numbers/15125550199", {"optout_text_es": ""})
     admin("PATCH", route, 404, "/business-numbers/15125550198", {"name": "x"})
     admin("PATCH", route, 400, "/business-numbers/12345", {"optout_scope": "campaign"})
     agent("PATCH", route, 403, "/business-numbers/12345", {"name": "x"})

@@ -67,6 +67,7 @@ class BusinessNumberChanges(_Strict):
     appended_message: str | None = Field(default=None, max_length=160)
     help_text: str | None = Field(default=None, min_length=1, max_length=320)
     optout_text: str | None = Field(default=None, min_length=1, max_length=320)
+    optout_text_es: str | None = Field(default=None, min_length=1, max_length=320)
     optin_text: str | None = Field(default=None, min_length=1, max_length=320)
     optout_scope: Literal["company", "campaign"] | None = None
     campaign_id: str | None = Field(default=None, min_length=1, max_length=100)
