@@ -512,7 +512,7 @@ def stage_import(spec: dict[str, Any], channel: Channel) -> dict[str, Any]:
     from app import app
     from chalicelib.budget import Budget
     from chalicelib.models import Contact, ImportJob
-    from chalicelib.services import import_steps, imports
+    from chalicelib.services import import_jobs, import_steps, imports
 
     stops = Stops()
 
@@ -608,7 +608,7 @@ def stage_import(spec: dict[str, Any], channel: Channel) -> dict[str, Any]:
             profiler.disable()
 
     writer_peak, writer_cpu = children_usage()
-    (job,) = [imports.job_view(job) for job in ImportJob.scan()]
+    (job,) = [import_jobs.job_view(job) for job in ImportJob.scan()]
     found = {contact.number for contact in Contact.batch_get(spec["samples"])}
     result = {
         "rows": job["rows"],

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from chalicelib.api.access import PUBLIC, ROUTE_ROLES
+from chalicelib.api.access import FIELD_ROLES, PUBLIC, ROUTE_ROLES
 from chalicelib.api.authorizer import cognito
 from chalicelib.auth import ROLES, caller_from_context, parse_groups
 from devstack.tokens import demo_token
@@ -57,6 +57,13 @@ def test_route_refuses_anonymous_and_forbidden_roles(client, method, path):
         else:
             assert response.status_code == 403, (role, method, path)
             assert json.loads(response.body)["error"]["code"] == "forbidden"
+
+
+@pytest.mark.parametrize("route", sorted(FIELD_ROLES), ids=" ".join)
+def test_field_rules_narrow_the_roles_of_a_route_that_exists(route):
+    assert route in ROUTE_ROLES
+    for allowed in FIELD_ROLES[route].values():
+        assert allowed < ROUTE_ROLES[route], "a field every caller of the route may send needs no rule"
 
 
 def test_token_without_a_known_role_is_forbidden(client):

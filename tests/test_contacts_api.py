@@ -126,16 +126,37 @@ def test_invalid_number_in_path_is_a_400(as_agent):
 
 def test_patch_changes_only_given_fields_and_blank_clears(as_agent):
     create(as_agent, first_name="Ana", last_name="Diaz", city="Austin")
-    response = as_agent.patch("/contacts/5125550134", {"city": "Dallas", "last_name": "", "blocked": True})
+    response = as_agent.patch("/contacts/5125550134", {"city": "Dallas", "last_name": ""})
     assert response.status_code == 200, response.body
     updated = body(response)
-    assert (updated["first_name"], updated["last_name"], updated["city"], updated["blocked"]) == (
-        "Ana",
-        None,
-        "Dallas",
-        True,
-    )
+    assert (updated["first_name"], updated["last_name"], updated["city"]) == ("Ana", None, "Dallas")
     assert body(as_agent.get("/contacts/5125550134"))["city"] == "Dallas"
+
+
+BLOCKED_IS_STAFF_ONLY = {
+    "error": {
+        "code": "forbidden",
+        "message": "role agent may not set blocked; only admins and supervisors may",
+        "field": "blocked",
+    }
+}
+
+
+@pytest.mark.parametrize("value", [True, False, None])
+def test_only_admins_and_supervisors_may_send_blocked(as_agent, as_supervisor, as_admin, value):
+    refused = as_agent.post("/contacts", {"number": "5125550134", "blocked": value})
+    assert (refused.status_code, body(refused)) == (403, BLOCKED_IS_STAFF_ONLY)
+    assert as_agent.get("/contacts/5125550134").status_code == 404, "nothing was created"
+
+    create(as_agent, city="Austin")
+    refused = as_agent.patch("/contacts/5125550134", {"city": "Dallas", "blocked": value})
+    assert (refused.status_code, body(refused)) == (403, BLOCKED_IS_STAFF_ONLY)
+    assert body(as_agent.get("/contacts/5125550134"))["city"] == "Austin", "the whole request was refused"
+
+    assert body(as_supervisor.patch("/contacts/5125550134", {"blocked": True}))["blocked"] is True
+    assert body(as_admin.patch("/contacts/5125550134", {"blocked": False}))["blocked"] is False
+    blocked = as_supervisor.post("/contacts", {"number": "5125550135", "blocked": True})
+    assert (blocked.status_code, body(blocked)["blocked"]) == (201, True)
 
 
 def test_patch_cannot_change_the_number_or_opt_status(as_agent):

@@ -167,6 +167,34 @@ def test_dev_outbox_shows_local_sends_newest_last(business, as_agent):
     assert all(i["from"] == BUSINESS_NUMBER and i["status"] == "sent" for i in items)
 
 
+def test_dev_outbox_filters_by_recipient_in_any_format_and_keeps_the_newest(business, as_agent):
+    conversation_id = body(start(as_agent, text="first"))["conversation"]["id"]
+    start(as_agent, contact="5125550135", text="other")
+    as_agent.post(f"/conversations/{conversation_id}/messages", {"body": "second"})
+
+    def bodies(query):
+        response = as_agent.get(f"/dev/outbox?{query}")
+        assert response.status_code == 200, response.body
+        return [(i["to"], i["body"].split("\n")[0]) for i in body(response)["items"]]
+
+    for written in ("%2B15125550134", "(512)%20555-0134", "512-555-0134", "15125550134"):
+        assert bodies(f"to={written}") == [(ANA, "first"), (ANA, "second")], written
+    assert bodies("to=5125550134&limit=1") == [(ANA, "second")]
+    assert bodies("limit=2") == [("+15125550135", "other"), (ANA, "second")]
+    assert bodies("to=5125550199") == []
+
+    for query, field in (
+        ("to=12", "to"),
+        ("to=", "to"),
+        ("limit=0", "limit"),
+        ("limit=1001", "limit"),
+        ("limit=x", "limit"),
+        ("from=1", "from"),
+    ):
+        refused = as_agent.get(f"/dev/outbox?{query}")
+        assert (refused.status_code, body(refused)["error"]["field"]) == (400, field), query
+
+
 def test_business_numbers_admin_only_with_compliant_defaults(as_admin, as_agent):
     created = as_admin.post("/business-numbers", {"number": "(512) 555-0199", "name": "Acme Support"})
     assert created.status_code == 201, created.body
@@ -187,6 +215,33 @@ def test_business_numbers_admin_only_with_compliant_defaults(as_admin, as_agent)
     assert body(patched)["appended_message"] == "Acme: STOP to end"
     listed = [n["number"] for n in body(as_agent.get("/business-numbers"))["items"]]
     assert sorted(listed) == ["+15125550199", "12345"]
+
+
+SPANISH = "Acme: se ha dado de baja y no recibirá más mensajes. Responda START para volver a suscribirse."
+
+
+def test_a_spanish_opt_out_text_is_optional_set_on_create_or_patch_and_cleared_with_null(as_admin, as_agent):
+    plain = body(as_admin.post("/business-numbers", {"number": "5125550198", "name": "Plain"}))
+    assert plain["optout_text_es"] is None, "no default: the number may have no Spanish-speaking senders"
+    created = as_admin.post("/business-numbers", {"number": "5125550199", "name": "Acme", "optout_text_es": SPANISH})
+    assert (created.status_code, body(created)["optout_text_es"]) == (201, SPANISH)
+    listed = {n["number"]: n["optout_text_es"] for n in body(as_agent.get("/business-numbers"))["items"]}
+    assert listed == {"+15125550198": None, "+15125550199": SPANISH}
+
+    path = "/business-numbers/+15125550198"
+    assert body(as_admin.patch(path, {"optout_text_es": "Acme: baja confirmada."}))["optout_text_es"] == (
+        "Acme: baja confirmada."
+    )
+    assert body(as_admin.patch(path, {"name": "Plain Co"}))["optout_text_es"] == "Acme: baja confirmada."
+    assert body(as_admin.patch(path, {"optout_text_es": None}))["optout_text_es"] is None
+
+    for bad in ("", "x" * 321, 7):
+        for refused in (
+            as_admin.patch(path, {"optout_text_es": bad}),
+            as_admin.post("/business-numbers", {"number": "5125550197", "name": "Bad", "optout_text_es": bad}),
+        ):
+            assert (refused.status_code, body(refused)["error"]["field"]) == (400, "optout_text_es"), bad
+    assert as_agent.patch(path, {"optout_text_es": SPANISH}).status_code == 403
 
 
 class _CarrierOptedOut:

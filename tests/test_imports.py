@@ -16,7 +16,16 @@ import pytest
 
 from chalicelib.models import Contact, ImportJob, ImportRejection, OptOut
 from chalicelib.models.batch_writes import Call
-from chalicelib.services import contacts, custom_fields, groups, import_steps, imports, optouts
+from chalicelib.services import (
+    campaigns,
+    contacts,
+    custom_fields,
+    groups,
+    import_jobs,
+    import_steps,
+    imports,
+    optouts,
+)
 from tests.conftest import Bucket
 
 HEADER = "number,first_name,last_name,email,city\n"
@@ -45,7 +54,7 @@ def drop(client: Any, bucket: Bucket, key: str, body: bytes) -> dict[str, Any]:
     put = bucket.put(key, body)
     deliver_all(client, bucket, s3_event(key, put["ETag"]))
     (job,) = [j for j in ImportJob.scan() if j.key == key]
-    return imports.job_view(job)
+    return import_jobs.job_view(job)
 
 
 def first_call_waits(original: Callable[..., Any], event: threading.Event, waited: list[bool]) -> Callable[..., Any]:
@@ -290,14 +299,14 @@ def test_a_run_that_dies_before_checking_opt_out_marks_checks_them_when_it_resum
     monkeypatch.setattr(optouts, "marked", die_once)
     key = "imports/contacts/dies.csv"
     put = bucket.put(key, (HEADER + "5125550101,Maria,,,\n5125550102,James,,,\n").encode())
-    job = imports.job_for_object(key, put["ETag"], "0001")
+    job = import_jobs.job_for_object(key, put["ETag"], "0001")
     with pytest.raises(RuntimeError, match="died"):
         imports.run(job.id, imports.Budget.seconds(60))
     assert Contact.get("+15125550102").opt_status == "opted_in", "the batch write replaced the opt-out's view"
 
     ImportJob(job.id).update(actions=[ImportJob.lease_until.set(datetime.now(UTC) - timedelta(seconds=1))])
     assert imports.run(job.id, imports.Budget.seconds(60)) == "done"
-    assert counts(imports.get_job(job.id))["created"] == 2
+    assert counts(import_jobs.get_job(job.id))["created"] == 2
     assert Contact.get("+15125550102").opt_status == "opted_out", "the resumed step checked the marks it had missed"
 
 
@@ -356,7 +365,7 @@ def test_a_run_that_dies_after_writing_a_step_resumes_to_the_same_counts(client,
     rows[200] = "bad,,,,"
     key = "imports/contacts/crash.csv"
     put = bucket.put(key, (HEADER + "\n".join(rows) + "\n").encode())
-    job = imports.job_for_object(key, put["ETag"], "0001")
+    job = import_jobs.job_for_object(key, put["ETag"], "0001")
     real_move = import_steps._move_job
     moves = []
 
@@ -372,7 +381,7 @@ def test_a_run_that_dies_after_writing_a_step_resumes_to_the_same_counts(client,
     ImportJob(job.id).update(actions=[ImportJob.lease_until.set(datetime.now(UTC) - timedelta(seconds=1))])
     assert imports.run(job.id, imports.Budget.seconds(60)) == "done"
 
-    done = imports.get_job(job.id)
+    done = import_jobs.get_job(job.id)
     assert done["runs"] == 2
     assert counts(done) == {"rows": 250, "created": 247, "updated": 1, "unchanged": 0, "rejected": 1, "duplicates": 1}
     assert Contact.get("+15125500010").last_name == "Again"
@@ -558,7 +567,8 @@ def test_a_file_replaced_between_runs_fails_instead_of_mixing_two_files(client, 
     assert "replaced" in job.error
 
 
-def test_optout_lists_by_drop_and_by_upload_with_a_campaign_scope(client, bucket, as_supervisor):
+def test_optout_lists_by_drop_and_by_upload_with_a_campaign_scope(client, bucket, business, as_supervisor):
+    spring = campaigns.create({"name": "Spring", "business_number": business["number"], "welcome_text": "hi"})["id"]
     optouts.opt_out("+15125550101", optouts.Scope(), source="keyword", actor="+15125550101")
     body = b"phone\n(512) 555-0101\n512-555-0102\n5125550102\nnot a number\n"
     job = drop(client, bucket, "imports/optouts/stop-list.csv", body)
@@ -567,19 +577,44 @@ def test_optout_lists_by_drop_and_by_upload_with_a_campaign_scope(client, bucket
     assert [(h["action"], h["source"]) for h in history] == [("opt_out", "import")]
 
     upload = as_supervisor.post(
-        "/imports", {"kind": "optouts", "filename": "spring.CSV", "campaign_id": "spring"}
+        "/imports", {"kind": "optouts", "filename": "spring.CSV", "campaign_id": spring}
     ).json_body
-    assert upload["job"]["campaign_id"] == "spring"
-    assert as_supervisor.post("/imports", {"filename": "a.csv", "campaign_id": "spring"}).status_code == 400
+    assert upload["job"]["campaign_id"] == spring
+    assert as_supervisor.post("/imports", {"filename": "a.csv", "campaign_id": spring}).status_code == 400
     request = urllib.request.Request(
         upload["upload_url"], data=b"phone\n5125550103\n", headers=upload["headers"], method="PUT"
     )
     urllib.request.urlopen(request).close()
-    deliver_all(client, bucket, s3_event("imports/optouts/spring/spring.CSV"))
+    deliver_all(client, bucket, s3_event(f"imports/optouts/{spring}/spring.CSV"))
     done = as_supervisor.get(f"/imports/{upload['job']['id']}").json_body
     assert (done["status"], done["created"]) == ("done", 1)
-    assert Contact.get("+15125550103").opted_out_campaigns == {"spring"}
+    assert Contact.get("+15125550103").opted_out_campaigns == {spring}
     assert Contact.get("+15125550103").opt_status == "opted_in"
+
+
+def test_an_optout_list_naming_no_campaign_fails_whole_and_one_archived_imports(
+    client, bucket, business, as_supervisor
+):
+    body = b"phone\n5125550101\n5125550102\n"
+    job = drop(client, bucket, "imports/optouts/cmp_missing/stop.csv", body)
+    assert (job["status"], job["rows"], job["created"]) == ("failed", 0, 0)
+    assert job["error"].startswith("no campaign cmp_missing: an opt-out list under imports/optouts/<campaign id>/")
+    assert json.loads(bucket.read(job["summary"]))["error"] == job["error"]
+    assert job["finished_at"] is not None
+    assert (list(OptOut.scan()), list(Contact.scan())) == ([], [])
+
+    refused = as_supervisor.post("/imports", {"kind": "optouts", "filename": "stop.csv", "campaign_id": "cmp_missing"})
+    assert (refused.status_code, refused.json_body) == (
+        404,
+        {"error": {"code": "not_found", "message": "no campaign cmp_missing", "field": "campaign_id"}},
+    )
+    assert [j.key for j in ImportJob.scan()] == ["imports/optouts/cmp_missing/stop.csv"], "no job for the refused one"
+
+    spring = campaigns.create({"name": "Spring", "business_number": business["number"], "welcome_text": "hi"})["id"]
+    campaigns.update(spring, {"status": "archived"})
+    archived = drop(client, bucket, f"imports/optouts/{spring}/stop.csv", body)
+    assert (archived["status"], archived["created"]) == ("done", 2)
+    assert Contact.get("+15125550101").opted_out_campaigns == {spring}
 
 
 def test_a_mapping_naming_no_field_is_refused_before_any_file(client, bucket, as_supervisor):

@@ -68,6 +68,7 @@ QUERY_MODELS = {
     "SubscriberListParams": ("GET", "/campaigns/{campaign_id}/subscribers"),
     "GroupMemberListParams": ("GET", "/groups/{group_id}/members"),
     "BroadcastListParams": ("GET", "/broadcasts"),
+    "OutboxParams": ("GET", "/dev/outbox"),
 }
 """Models that validate a query string, and the operation whose parameters they are.
 
@@ -532,8 +533,17 @@ def test_business_number_responses(spec: dict[str, Any], business: Any, admin: U
     changes = {"appended_message": "Acme: STOP", "mps": 5, "optout_scope": "campaign", "campaign_id": spring["id"]}
     changed = admin("PATCH", route, 200, "/business-numbers/15125550199", changes)
     assert (changed["mps"], changed["campaign_id"]) == (5, spring["id"])
-    cleared = admin("PATCH", route, 200, "/business-numbers/15125550199", {"appended_message": None, "mps": None})
-    assert (cleared["appended_message"], cleared["mps"]) == (None, 1)
+    spanish = admin("PATCH", route, 200, "/business-numbers/15125550199", {"optout_text_es": "Acme: baja confirmada."})
+    assert spanish["optout_text_es"] == "Acme: baja confirmada."
+    cleared = admin(
+        "PATCH",
+        route,
+        200,
+        "/business-numbers/15125550199",
+        {"appended_message": None, "mps": None, "optout_text_es": None},
+    )
+    assert (cleared["appended_message"], cleared["mps"], cleared["optout_text_es"]) == (None, 1, None)
+    admin("PATCH", route, 400, "/business-numbers/15125550199", {"optout_text_es": ""})
     admin("PATCH", route, 404, "/business-numbers/15125550198", {"name": "x"})
     admin("PATCH", route, 400, "/business-numbers/12345", {"optout_scope": "campaign"})
     agent("PATCH", route, 403, "/business-numbers/12345", {"name": "x"})
@@ -789,11 +799,25 @@ def test_carrier_refusal_responses(spec: dict[str, Any], business: Any, agent: U
     assert [o["source"] for o in listed["items"]] == ["carrier"]
 
 
-def test_optout_responses(spec: dict[str, Any], agent: User, supervisor: User, admin: User) -> None:
+def test_blocked_refusal_responses(spec: dict[str, Any], agent: User, supervisor: User) -> None:
+    refused = agent("POST", "/contacts", 403, body={"number": ANA, "blocked": True})
+    assert refused["error"]["field"] == "blocked"
+    agent("POST", "/contacts", 201, body={"number": ANA, "city": "Austin"})
+    route, path = "/contacts/{number}", f"/contacts/{quote(ANA)}"
+    assert agent("PATCH", route, 403, path, {"city": "Dallas", "blocked": False})["error"]["field"] == "blocked"
+    assert agent("PATCH", route, 200, path, {"city": "Dallas"})["blocked"] is False
+    assert supervisor("PATCH", route, 200, path, {"blocked": True})["blocked"] is True
+
+
+def test_optout_responses(spec: dict[str, Any], business: Any, agent: User, supervisor: User, admin: User) -> None:
+    campaign = {"name": "Spring", "business_number": BUSINESS_NUMBER, "welcome_text": "hi"}
+    spring = admin("POST", "/campaigns", 201, body=campaign)["id"]
     numbers = {"numbers": [ANA, "555", "5125550134", "+15125550135"], "reason": "asked by phone"}
     results = supervisor("POST", "/optouts", 200, body=numbers)["results"]
     assert [r["result"] for r in results] == ["opted_out", "rejected", "already_opted_out", "opted_out"]
-    supervisor("POST", "/optouts", 200, body={"numbers": [ANA], "campaign_id": "spring", "reason": "x"})
+    supervisor("POST", "/optouts", 200, body={"numbers": [ANA], "campaign_id": spring, "reason": "x"})
+    missing = {"numbers": [ANA], "campaign_id": "cmp_missing", "reason": "x"}
+    assert supervisor("POST", "/optouts", 404, body=missing)["error"]["field"] == "campaign_id"
     supervisor("POST", "/optouts", 400, body={"numbers": [], "reason": "x"})
     agent("POST", "/optouts", 403, body=numbers)
 
@@ -801,9 +825,10 @@ def test_optout_responses(spec: dict[str, Any], agent: User, supervisor: User, a
     assert page["next_cursor"] is not None
     rest = agent("GET", "/optouts", 200, f"/optouts?limit=1&cursor={page['next_cursor']}")
     assert rest["next_cursor"] is None
-    campaign = agent("GET", "/optouts", 200, "/optouts?campaign_id=spring")["items"]
-    assert [(o["scope"], o["campaign_id"]) for o in campaign] == [("campaign", "spring")]
-    agent("GET", "/optouts", 400, f"/optouts?campaign_id=other&cursor={page['next_cursor']}")
+    scoped = agent("GET", "/optouts", 200, f"/optouts?campaign_id={spring}")["items"]
+    assert [(o["scope"], o["campaign_id"]) for o in scoped] == [("campaign", spring)]
+    agent("GET", "/optouts", 404, "/optouts?campaign_id=cmp_missing")
+    agent("GET", "/optouts", 400, f"/optouts?campaign_id={spring}&cursor={page['next_cursor']}")
     agent("GET", "/optouts", 400, "/optouts?limit=0")
 
     route = "/optouts/{number}"
@@ -811,7 +836,8 @@ def test_optout_responses(spec: dict[str, Any], agent: User, supervisor: User, a
     assert back_in == {"number": ANA, "result": "opted_in"}
     again = admin("DELETE", route, 200, "/optouts/15125550134?reason=consent+renewed")
     assert again["result"] == "was_not_opted_out"
-    admin("DELETE", route, 200, "/optouts/15125550134?reason=consent&campaign_id=spring")
+    admin("DELETE", route, 200, f"/optouts/15125550134?reason=consent&campaign_id={spring}")
+    admin("DELETE", route, 404, "/optouts/15125550134?reason=consent&campaign_id=cmp_missing")
     admin("DELETE", route, 400, "/optouts/15125550134")
     supervisor("DELETE", route, 403, "/optouts/15125550134?reason=x")
 
@@ -840,6 +866,9 @@ def test_message_helper_responses(
     agent("POST", "/conversations", 201, body={"business_number": BUSINESS_NUMBER, "contact_number": ANA, "body": "Hi"})
     outbox = agent("GET", "/dev/outbox", 200)
     assert [item["to"] for item in outbox["items"]] == [ANA]
+    assert agent("GET", "/dev/outbox", 200, f"/dev/outbox?to={quote(ANA)}&limit=1")["items"] == outbox["items"]
+    assert agent("GET", "/dev/outbox", 400, "/dev/outbox?to=12")["error"]["field"] == "to"
+    assert agent("GET", "/dev/outbox", 400, "/dev/outbox?limit=1001")["error"]["field"] == "limit"
     monkeypatch.setattr(messages, "get_settings", lambda: replace(get_settings(), stage="prod"))
     agent("GET", "/dev/outbox", 404)
 
@@ -862,7 +891,7 @@ def upload_and_import(client: Any, bucket: Bucket, upload: dict[str, Any], csv_t
 
 
 def test_import_responses(
-    spec: dict[str, Any], client: Any, bucket: Bucket, supervisor: User, agent: User, admin: User
+    spec: dict[str, Any], client: Any, bucket: Bucket, business: Any, supervisor: User, agent: User, admin: User
 ) -> None:
     agent("POST", "/imports", 403, body={"filename": "list.csv"})
     assert supervisor("POST", "/imports", 400, body={"filename": "../list.csv"})["error"]["field"] == "filename"
@@ -909,16 +938,19 @@ def test_import_responses(
     assert "no phone number column" in failed["error"]
     assert supervisor("GET", one, 404, "/imports/imp_missing")["error"]["field"] == "job_id"
 
-    optout_list = {"kind": "optouts", "filename": "stop.CSV", "campaign_id": "spring"}
-    stop = supervisor("POST", "/imports", 201, body=optout_list)
-    assert (stop["job"]["file"], stop["job"]["campaign_id"]) == ("imports/optouts/spring/stop.CSV", "spring")
+    missing = {"kind": "optouts", "filename": "stop.CSV", "campaign_id": "cmp_missing"}
+    assert supervisor("POST", "/imports", 404, body=missing)["error"]["field"] == "campaign_id"
+    campaign = {"name": "Spring", "business_number": BUSINESS_NUMBER, "welcome_text": "hi"}
+    spring = admin("POST", "/campaigns", 201, body=campaign)["id"]
+    stop = supervisor("POST", "/imports", 201, body={**missing, "campaign_id": spring})
+    assert (stop["job"]["file"], stop["job"]["campaign_id"]) == (f"imports/optouts/{spring}/stop.CSV", spring)
     upload_and_import(client, bucket, stop, "Phone,Notes\n5125550101,x\n(512) 555-0101,\n12,\n5125550103,\n")
     stopped = supervisor("GET", one, 200, f"/imports/{stop['job']['id']}")
     counts = [stopped[name] for name in ("rows", "created", "updated", "unchanged", "rejected", "duplicates")]
     assert (stopped["status"], stopped["kind"], counts) == ("done", "optouts", [4, 2, 0, 0, 1, 1])
     assert [(i["header"], i["problem"]) for i in stopped["column_issues"]] == [("Notes", "ignored")]
     history = supervisor("GET", "/contacts/{number}/optout-history", 200, "/contacts/15125550103/optout-history")
-    assert [(h["action"], h["source"], h["campaign_id"]) for h in history["items"]] == [("opt_out", "import", "spring")]
+    assert [(h["action"], h["source"], h["campaign_id"]) for h in history["items"]] == [("opt_out", "import", spring)]
 
 
 def run_exports(client: Any, bucket: Bucket) -> None:
@@ -951,6 +983,8 @@ def test_export_responses(
     assert (
         supervisor("POST", "/exports", 400, body={"kind": "contacts", "blocked": "yes"})["error"]["field"] == "blocked"
     )
+    missing = {"kind": "optouts", "campaign_id": "cmp_missing"}
+    assert supervisor("POST", "/exports", 404, body=missing)["error"]["field"] == "campaign_id"
 
     admin("POST", "/fields", 201, body={"name": "tier"})
     admin("POST", "/contacts", 201, body={"number": ANA, "first_name": "=Ana", "custom": {"tier": "gold"}})

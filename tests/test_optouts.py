@@ -120,19 +120,20 @@ def test_optout_api_lists_by_scope_and_reports_each_number(business, as_supervis
     assert "not a phone number" in results[1]["reason"]
     again = body(as_supervisor.post("/optouts", {"numbers": ["5125550134"], "reason": "again"}))["results"]
     assert again[0]["result"] == "already_opted_out"
-    as_supervisor.post("/optouts", {"numbers": ["5125550136"], "campaign_id": "spring", "reason": "x"})
+    spring = campaigns.create({"name": "Spring", "business_number": BUSINESS_NUMBER, "welcome_text": "hi"})["id"]
+    as_supervisor.post("/optouts", {"numbers": ["5125550136"], "campaign_id": spring, "reason": "x"})
     company = body(as_agent.get("/optouts?limit=1"))
     assert len(company["items"]) == 1
     rest = body(as_agent.get(f"/optouts?limit=1&cursor={company['next_cursor']}"))
     assert {company["items"][0]["number"], rest["items"][0]["number"]} == {"+15125550134", "+15125550135"}
-    campaign = body(as_agent.get("/optouts?campaign_id=spring"))["items"]
-    assert [(i["number"], i["scope"], i["campaign_id"]) for i in campaign] == [("+15125550136", "campaign", "spring")]
+    campaign = body(as_agent.get(f"/optouts?campaign_id={spring}"))["items"]
+    assert [(i["number"], i["scope"], i["campaign_id"]) for i in campaign] == [("+15125550136", "campaign", spring)]
     assert as_agent.post("/optouts", {"numbers": ["5125550137"], "reason": "x"}).status_code == 403
     assert as_supervisor.delete("/optouts/5125550134?reason=x").status_code == 403
 
 
-def test_blocked_contacts_are_never_sent_to(business, spy, as_agent):
-    as_agent.post("/contacts", {"number": ANA, "blocked": True})
+def test_blocked_contacts_are_never_sent_to(business, spy, as_agent, as_supervisor):
+    as_supervisor.post("/contacts", {"number": ANA, "blocked": True})
     response = as_agent.post(
         "/conversations", {"business_number": BUSINESS_NUMBER, "contact_number": ANA, "body": "hi"}
     )

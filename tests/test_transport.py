@@ -349,6 +349,27 @@ def test_local_outbox_limit_keeps_the_most_recent():
         list_outbox(limit=0)
 
 
+def test_local_outbox_lists_one_recipients_latest_with_a_query_on_its_index(monkeypatch):
+    from pynamodb.connection.base import Connection
+
+    transport = LocalOutboxTransport(clock=Clock())
+    for i, to in enumerate(["+15125550101", "+15125550102", "+15125550101", "+15125550101", "+15125550102"]):
+        transport.send(sms(message_id=f"m{i}", to=to))
+    calls = []
+    original = Connection._make_api_call
+
+    def recording(self, operation_name, operation_kwargs, *args, **kwargs):
+        calls.append((operation_name, operation_kwargs.get("IndexName")))
+        return original(self, operation_name, operation_kwargs, *args, **kwargs)
+
+    monkeypatch.setattr(Connection, "_make_api_call", recording)
+
+    assert [m["message_id"] for m in list_outbox(to="+15125550101")] == ["m0", "m2", "m3"]
+    assert [m["message_id"] for m in list_outbox(limit=2, to="+15125550101")] == ["m2", "m3"]
+    assert list_outbox(to="+15125550199") == []
+    assert set(calls) == {("Query", "by_to")}
+
+
 def test_local_outbox_keeps_a_media_only_message():
     LocalOutboxTransport().send(sms(body="", media_urls=("s3://b/a.jpg",)))
 

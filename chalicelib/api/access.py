@@ -1,4 +1,4 @@
-"""Which roles may call which route: the single declarative table.
+"""Which roles may call which route, and send which fields: the declarative tables.
 
 Every route the app registers must appear here (a test walks them all); a
 route that is missing is refused to everyone. `PUBLIC` routes carry no user
@@ -7,7 +7,9 @@ token: carriers call them and prove themselves with a signature instead.
 
 from __future__ import annotations
 
-from chalicelib.auth import ADMIN, EVERYONE, STAFF, Caller
+from collections.abc import Iterable
+
+from chalicelib.auth import ADMIN, EVERYONE, ROLES, STAFF, Caller
 from chalicelib.errors import Forbidden, Unauthorized
 
 PUBLIC = frozenset({"public"})
@@ -90,6 +92,17 @@ ROUTE_ROLES: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/webhooks/inbound"): PUBLIC,
 }
 
+FIELD_ROLES: dict[tuple[str, str], dict[str, frozenset[str]]] = {
+    ("POST", "/contacts"): {"blocked": STAFF},
+    ("PATCH", "/contacts/{number}"): {"blocked": STAFF},
+}
+"""Body fields that only some of a route's roles may send, whatever their value.
+
+Blocking a number stops every message to it, which is a supervisor's call;
+agents keep editing the rest of a contact. Refusing the field itself, not
+only a change of it, keeps the rule checkable before anything is read.
+"""
+
 
 def authorize(method: str, resource_path: str, caller: Caller | None) -> None:
     """Raise unless `caller` may call the route; public routes need no caller."""
@@ -100,3 +113,13 @@ def authorize(method: str, resource_path: str, caller: Caller | None) -> None:
         raise Unauthorized("a valid user token is required (Authorization: <Cognito ID token>)")
     if allowed is None or not caller.may(allowed):
         raise Forbidden(f"role {caller.role or 'none'} may not {method} {resource_path}")
+
+
+def authorize_fields(method: str, resource_path: str, caller: Caller | None, fields: Iterable[str]) -> None:
+    """Raise unless `caller` may send each of `fields` in the route's body (see FIELD_ROLES)."""
+    role = caller.role if caller is not None else None
+    sent = set(fields)
+    for field, allowed in FIELD_ROLES.get((method, resource_path), {}).items():
+        if field in sent and role not in allowed:
+            may = " and ".join(f"{name}s" for name in ROLES if name in allowed)
+            raise Forbidden(f"role {role or 'none'} may not set {field}; only {may} may", field=field)

@@ -7,13 +7,13 @@ from typing import Any
 from chalice import Blueprint, Response
 
 from chalicelib.api.authorizer import cognito
-from chalicelib.api.payloads import created, parse_body
-from chalicelib.api.schemas import MediaUploadRequest, PreviewRequest
+from chalicelib.api.payloads import created, parse_body, parse_query
+from chalicelib.api.schemas import MediaUploadRequest, OutboxParams, PreviewRequest
 from chalicelib.composition import compose
 from chalicelib.config import get_settings
 from chalicelib.errors import NotFound
 from chalicelib.ids import new_id
-from chalicelib.services import business_numbers
+from chalicelib.services import business_numbers, contacts
 from chalicelib.storage import presigned_upload
 from chalicelib.transport.local_outbox import list_outbox
 
@@ -41,4 +41,6 @@ def dev_outbox() -> dict[str, Any]:
     """Messages the local transport "sent", newest last; exists only in the local stage."""
     if not get_settings().is_local:
         raise NotFound("the outbox exists only in the local stage")
-    return {"items": list_outbox()}
+    params = parse_query(blueprint.current_request, OutboxParams)
+    to = contacts.parse_number(params.to, field="to") if params.to is not None else None
+    return {"items": list_outbox(params.limit, to)}

@@ -9,7 +9,7 @@ from chalice import Blueprint, Response
 from chalicelib.api.authorizer import cognito
 from chalicelib.api.payloads import caller_name, json_response, parse_body, parse_query, path_value
 from chalicelib.api.schemas import OptInParams, OptOutCreate, OptOutListParams
-from chalicelib.services import contacts, optouts
+from chalicelib.services import campaigns, contacts, optouts
 
 blueprint = Blueprint(__name__)
 
@@ -17,7 +17,7 @@ blueprint = Blueprint(__name__)
 @blueprint.route("/optouts", methods=["GET"], authorizer=cognito)
 def list_optouts() -> dict[str, Any]:
     params = parse_query(blueprint.current_request, OptOutListParams)
-    return optouts.list_optouts(optouts.Scope(params.campaign_id), params.limit, params.cursor).body()
+    return optouts.list_optouts(_scope(params.campaign_id), params.limit, params.cursor).body()
 
 
 @blueprint.route("/optouts", methods=["POST"], authorizer=cognito)
@@ -26,7 +26,7 @@ def create_optouts() -> Response:
     payload = parse_body(blueprint.current_request, OptOutCreate)
     results = optouts.opt_out_numbers(
         payload.numbers,
-        optouts.Scope(payload.campaign_id),
+        _scope(payload.campaign_id),
         source="manual",
         actor=caller_name(blueprint.current_request),
         reason=payload.reason,
@@ -36,6 +36,11 @@ def create_optouts() -> Response:
 
 @blueprint.route("/optouts/{number}", methods=["DELETE"], authorizer=cognito)
 def opt_back_in(number: str) -> dict[str, Any]:
+    """Lift an opt-out, checking the campaign only when there was none.
+
+    So an opt-out stored before campaigns were checked can still be lifted,
+    and a mistyped id answers 404 rather than "was not opted out".
+    """
     params = parse_query(blueprint.current_request, OptInParams)
     parsed = contacts.parse_number(path_value(number))
     changed = optouts.opt_in(
@@ -45,9 +50,16 @@ def opt_back_in(number: str) -> dict[str, Any]:
         actor=caller_name(blueprint.current_request),
         reason=params.reason,
     )
+    if not changed:
+        campaigns.require(params.campaign_id)
     return {"number": parsed, "result": "opted_in" if changed else "was_not_opted_out"}
 
 
 @blueprint.route("/contacts/{number}/optout-history", methods=["GET"], authorizer=cognito)
 def optout_history(number: str) -> dict[str, Any]:
     return {"items": optouts.history(contacts.parse_number(path_value(number)))}
+
+
+def _scope(campaign_id: str | None) -> optouts.Scope:
+    campaigns.require(campaign_id)
+    return optouts.Scope(campaign_id)

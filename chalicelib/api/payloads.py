@@ -12,6 +12,7 @@ from chalice.app import Request
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticError
 
+from chalicelib.api.access import authorize_fields
 from chalicelib.auth import caller_from_context
 from chalicelib.config import get_settings
 from chalicelib.errors import ApiError, PayloadTooLarge, Unauthorized, ValidationFailed
@@ -20,6 +21,7 @@ SchemaT = TypeVar("SchemaT", bound=BaseModel)
 
 
 def parse_body(request: Request, schema: type[SchemaT]) -> SchemaT:
+    """The body, validated, and refused if it sends a field the caller's role may not (so no handler forgets)."""
     raw = request.raw_body or b""
     limit = get_settings().max_body_bytes
     if len(raw) > limit:
@@ -32,7 +34,10 @@ def parse_body(request: Request, schema: type[SchemaT]) -> SchemaT:
         raise ValidationFailed(f"body is not valid JSON: {error}") from None
     if not isinstance(data, dict):
         raise ValidationFailed("body must be a JSON object")
-    return validate(schema, data)
+    payload = validate(schema, data)
+    context = request.context or {}
+    authorize_fields(request.method, context.get("resourcePath", request.path), caller_from_context(context), data)
+    return payload
 
 
 def path_value(raw: str) -> str:

@@ -67,6 +67,7 @@ class BusinessNumberChanges(_Strict):
     appended_message: str | None = Field(default=None, max_length=160)
     help_text: str | None = Field(default=None, min_length=1, max_length=320)
     optout_text: str | None = Field(default=None, min_length=1, max_length=320)
+    optout_text_es: str | None = Field(default=None, min_length=1, max_length=320)
     optin_text: str | None = Field(default=None, min_length=1, max_length=320)
     optout_scope: Literal["company", "campaign"] | None = None
     campaign_id: str | None = Field(default=None, min_length=1, max_length=100)
@@ -123,6 +124,13 @@ class OptOutListParams(BaseModel):
     campaign_id: str | None = Field(default=None, min_length=1, max_length=100)
     limit: int = Field(default=50, ge=1, le=200)
     cursor: str | None = Field(default=None, max_length=2000)
+
+
+class OutboxParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    to: str | None = Field(default=None, min_length=1, max_length=40)
+    limit: int = Field(default=100, ge=1, le=1000)
 
 
 class MediaUploadRequest(_Strict):

@@ -17,7 +17,7 @@ from chalice.app import SQSEvent
 
 from chalicelib.observability import logger
 from chalicelib.queues import enqueue
-from chalicelib.services import imports
+from chalicelib.services import import_jobs, imports
 
 blueprint = Blueprint(__name__)
 QUEUE_ENV = "IMPORTS_QUEUE_URL"
@@ -45,7 +45,7 @@ def _job_ids(body: dict[str, Any]) -> list[str]:
     for record in body.get("Records", []):
         s3_object = record["s3"]["object"]
         key = unquote_plus(s3_object["key"])
-        job = imports.job_for_object(key, s3_object.get("eTag", ""), s3_object.get("sequencer", ""))
+        job = import_jobs.job_for_object(key, s3_object.get("eTag", ""), s3_object.get("sequencer", ""))
         if job is None:
             logger.info("not an import file; ignored", extra={"key": key})
             continue

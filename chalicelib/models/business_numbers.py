@@ -26,6 +26,8 @@ class BusinessNumber(Model):
     appended_message = UnicodeAttribute(null=True)
     help_text = UnicodeAttribute()
     optout_text = UnicodeAttribute()
+    optout_text_es = UnicodeAttribute(null=True)
+    """The opt-out confirmation in Spanish; optional, as a number whose senders all write English needs none."""
     optin_text = UnicodeAttribute()
     optout_scope = UnicodeAttribute(default="company")
     campaign_id = UnicodeAttribute(null=True)

@@ -180,6 +180,16 @@ def get_campaign(campaign_id: str) -> Campaign:
         raise NotFound(f"no campaign {campaign_id}", field="campaign_id") from None
 
 
+def require(campaign_id: str | None) -> None:
+    """Refuse (404) an id that names no campaign, where an opt-out scoped to it would guard nothing.
+
+    An archived campaign still exists and passes: it may be reactivated, and
+    its opt-outs must hold when it is. None names no campaign and passes.
+    """
+    if campaign_id is not None:
+        get_campaign(campaign_id)
+
+
 def list_campaigns() -> list[dict[str, Any]]:
     return [view(item) for item in Campaign.query(ACCOUNT)]
 

@@ -24,7 +24,7 @@ from chalicelib.models import ExportJob
 from chalicelib.models.contacts import PROFILE_FIELDS
 from chalicelib.observability import logger
 from chalicelib.queues import enqueue
-from chalicelib.services import contacts, custom_fields, optouts
+from chalicelib.services import campaigns, contacts, custom_fields, optouts
 from chalicelib.timestamps import iso_z
 
 QUEUE_ENV = "EXPORTS_QUEUE_URL"
@@ -36,13 +36,15 @@ OPTOUT_HEADER = ("phone", "scope", "campaign_id", "source", "reason", "opted_out
 
 
 def request_export(kind: str, filters: Mapping[str, Any], actor: str) -> dict[str, Any]:
-    """Check the filters now (a 400 beats a job that fails later), record the job and queue it."""
+    """Check the filters now (a 400 or 404 beats a job that fails later), record the job and queue it."""
     allowed = CONTACT_FILTERS if kind == "contacts" else {"campaign_id"}
     stray = sorted(set(filters) - allowed)
     if stray:
         raise ValidationFailed(f"{', '.join(stray)} cannot filter an export of {kind}", field=stray[0])
     if kind == "contacts":
         contacts.list_contacts(_contact_query(filters, limit=1))
+    else:
+        campaigns.require(filters.get("campaign_id"))
     job = ExportJob(
         new_id("exp"),
         kind=kind,

@@ -44,11 +44,12 @@ class LocalOutboxTransport:
         return SendReceipt(provider_message_id=provider_message_id)
 
 
-def list_outbox(limit: int = 100) -> list[dict[str, Any]]:
-    """The latest `limit` messages, oldest first, like a chat thread reads."""
+def list_outbox(limit: int = 100, to: str | None = None) -> list[dict[str, Any]]:
+    """The latest `limit` messages (to the E.164 number `to`, if given), oldest first, like a chat thread reads."""
     if limit < 1:
         raise ValueError("limit must be at least 1")
-    newest_first = Outbox.query(OUTBOX_PARTITION, scan_index_forward=False, limit=limit)
+    query, key = (Outbox.query, OUTBOX_PARTITION) if to is None else (Outbox.by_to.query, to)
+    newest_first = query(key, scan_index_forward=False, limit=limit)
     return [_as_dict(item) for item in reversed(list(newest_first))]
 
 
