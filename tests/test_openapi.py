@@ -80,6 +80,8 @@ BODILESS_ACTIONS = frozenset(
     {
         ("POST", "/conversations/{conversation_id}/claim"),
         ("POST", "/conversations/{conversation_id}/close"),
+        ("POST", "/conversations/{conversation_id}/optout"),
+        ("POST", "/conversations/{conversation_id}/optout/dismiss"),
         ("POST", "/groups/{group_id}/refresh"),
         ("POST", "/broadcasts/{broadcast_id}/cancel"),
     }

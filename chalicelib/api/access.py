@@ -36,6 +36,8 @@ ROUTE_ROLES: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/conversations/{conversation_id}/claim"): EVERYONE,
     ("POST", "/conversations/{conversation_id}/transfer"): EVERYONE,
     ("POST", "/conversations/{conversation_id}/close"): EVERYONE,
+    ("POST", "/conversations/{conversation_id}/optout"): EVERYONE,
+    ("POST", "/conversations/{conversation_id}/optout/dismiss"): EVERYONE,
     ("GET", "/contacts/{number}/conversations"): EVERYONE,
     ("GET", "/optouts"): EVERYONE,
     ("POST", "/optouts"): STAFF,

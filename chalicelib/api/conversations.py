@@ -25,7 +25,16 @@ from chalicelib.auth import caller_from_context
 from chalicelib.errors import Unauthorized, ValidationFailed
 from chalicelib.models import Conversation
 from chalicelib.models.messages import Media
-from chalicelib.services import agent_messages, agents, assignment, contacts, conversations, inbox
+from chalicelib.services import (
+    agent_messages,
+    agents,
+    assignment,
+    contacts,
+    conversations,
+    inbox,
+    optout_review,
+    optouts,
+)
 from chalicelib.services.visibility import Viewer, require_visible
 
 blueprint = Blueprint(__name__)
@@ -100,6 +109,27 @@ def add_note(conversation_id: str) -> Response:
     viewer = _viewer(request)
     conversation = _visible(conversation_id, viewer)
     return created(agent_messages.add_note(conversation, viewer.username, payload.body, payload.quick_note))
+
+
+@blueprint.route("/conversations/{conversation_id}/optout", methods=["POST"], authorizer=cognito)
+def confirm_optout(conversation_id: str) -> dict[str, Any]:
+    """The contact asked to stop in words the rules could not be sure of; the agent confirms it."""
+    viewer = _viewer(blueprint.current_request)
+    done = optout_review.confirm(_visible(conversation_id, viewer), viewer.username)
+    return {
+        "result": "opted_out" if done.changed else "already_opted_out",
+        "scopes": [optouts.scope_view(scope) for scope in done.changed],
+        "confirmation_sent": done.confirmation_sent,
+        "conversation": conversations.view(conversations.load(conversation_id)),
+    }
+
+
+@blueprint.route("/conversations/{conversation_id}/optout/dismiss", methods=["POST"], authorizer=cognito)
+def dismiss_optout(conversation_id: str) -> dict[str, Any]:
+    """The flagged words were not a request to stop: the flag goes, nothing else changes."""
+    viewer = _viewer(blueprint.current_request)
+    optout_review.dismiss(_visible(conversation_id, viewer))
+    return conversations.view(conversations.load(conversation_id))
 
 
 @blueprint.route("/conversations/{conversation_id}/claim", methods=["POST"], authorizer=cognito)

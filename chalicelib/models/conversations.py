@@ -123,6 +123,8 @@ class Conversation(Model):
     closed_by = UnicodeAttribute(null=True)
     revision = NumberAttribute(default=0)
     """Bumped by every write, so closing can require that nothing changed since it read."""
+    possible_optout = UnicodeAttribute(null=True)
+    """The id of the newest inbound message that may have asked to stop, until an agent confirms or dismisses it."""
 
     queue = UnicodeAttribute(null=True)
     """Set only while open; see `queue_of`."""

@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from pynamodb.attributes import (
+    BooleanAttribute,
     ListAttribute,
     MapAttribute,
     NumberAttribute,
@@ -62,6 +63,8 @@ class Message(Model):
     provider_message_id = UnicodeAttribute(null=True)
     encoding = UnicodeAttribute(null=True)
     segments = NumberAttribute(null=True)
+    possible_optout = BooleanAttribute(null=True)
+    """An inbound message whose words may revoke consent: flagged for an agent to confirm."""
     created_at = UTCDateTimeAttribute()
     updated_at = UTCDateTimeAttribute(null=True)
 

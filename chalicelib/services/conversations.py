@@ -141,12 +141,22 @@ def append_writes(
         ]
     if participant is not None:
         actions.append(Conversation.participants.add({participant}))
+    if message.possible_optout:
+        actions.append(Conversation.possible_optout.set(message.id))
 
     def write(tx: TransactWrite) -> None:
         tx.save(message)
         tx.update(Conversation(conversation_id), actions=actions, condition=Conversation.status == "open")
 
     return write
+
+
+def settle_possible_optout(conversation_id: str) -> None:
+    """An agent confirmed or dismissed the flag: it goes until another message may ask to stop."""
+    Conversation(conversation_id).update(
+        actions=[Conversation.possible_optout.remove(), Conversation.revision.add(1)],
+        condition=Conversation.id.exists(),
+    )
 
 
 def appended_to_closed() -> ConversationClosed:
@@ -336,6 +346,7 @@ def view(conversation: Conversation) -> dict[str, Any]:
         "created_at": iso_z(conversation.created_at),
         "closed_at": iso_z(conversation.closed_at),
         "closed_by": conversation.closed_by,
+        "possible_optout": conversation.possible_optout is not None,
     }
 
 
@@ -354,5 +365,6 @@ def message_view(message: Message) -> dict[str, Any]:
         "provider_message_id": message.provider_message_id,
         "encoding": message.encoding,
         "segments": int(message.segments) if message.segments is not None else None,
+        "possible_optout": bool(message.possible_optout),
         "created_at": iso_z(message.created_at),
     }

@@ -55,8 +55,9 @@ def receive(sms: InboundSms) -> dict[str, Any]:
     business = business_numbers.load(sms.to_number)
     number = contacts.parse_number(sms.from_number, field="from")
     keyword = classify(sms.body, lambda word: campaigns.keyword_owner(business.number, word))
-    receipt = _find(sms.key) or _store(sms, number, business, keyword)
-    if receipt.acted_at is None and keyword is not None:
+    possible = keyword is not None and keyword.kind is KeywordKind.POSSIBLE_OPT_OUT
+    receipt = _find(sms.key) or _store(sms, number, business, None if possible else keyword, flagged=possible)
+    if receipt.acted_at is None and keyword is not None and not possible:
         _answer(keyword, number, business, receipt)
     return {"conversation_id": receipt.conversation_id, "message_id": receipt.message_id, "keyword": receipt.keyword}
 
@@ -68,7 +69,10 @@ def _find(key: str) -> InboundReceipt | None:
         return None
 
 
-def _store(sms: InboundSms, number: str, business: BusinessNumber, keyword: Keyword | None) -> InboundReceipt:
+def _store(
+    sms: InboundSms, number: str, business: BusinessNumber, keyword: Keyword | None, *, flagged: bool
+) -> InboundReceipt:
+    """Store the message with its receipt; `flagged`: its words may ask to stop, for an agent to confirm."""
     now = datetime.now(UTC)
     contact_name = contacts.record_activity(number, now)
     message = Message.new(
@@ -82,6 +86,7 @@ def _store(sms: InboundSms, number: str, business: BusinessNumber, keyword: Keyw
         business_number=business.number,
         sender=number,
         provider_message_id=sms.provider_message_id,
+        possible_optout=flagged or None,
     )
     receipt = InboundReceipt(
         sms.key, message_id=message.id, keyword=keyword and keyword.word, received_at=now, conversation_id=""
@@ -166,7 +171,8 @@ def _reply_for(
             confirm_from=business.number,
             once=once,
         )
-        text, purpose = business.optout_text, Purpose.OPT_OUT_CONFIRMATION
+        text = (business.optout_text_es if keyword.language == "es" else None) or business.optout_text
+        purpose = Purpose.OPT_OUT_CONFIRMATION
     else:
         scopes = consent.start_scopes(business, optouts.current(number))
         changed = optouts.change(number, "opt_in", scopes, source="keyword", actor=number, reason=reason, once=once)

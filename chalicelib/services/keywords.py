@@ -28,6 +28,8 @@ class KeywordKind(Enum):
     OPT_OUT = "opt_out"
     OPT_IN = "opt_in"
     HELP = "help"
+    POSSIBLE_OPT_OUT = "possible_opt_out"
+    """The message may revoke consent; a person should confirm before it is acted on."""
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,7 @@ class Keyword:
     word: str
     campaign_id: str | None = None
     """Set when the word is a campaign's own opt-in keyword."""
+    language: str = "en"
 
 
 def normalize(body: str) -> str:

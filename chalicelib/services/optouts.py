@@ -337,5 +337,8 @@ def scope_kind(scope: Scope) -> str:
 
 
 def _scope_view(key: str) -> dict[str, Any]:
-    scope = Scope.from_key(key)
+    return scope_view(Scope.from_key(key))
+
+
+def scope_view(scope: Scope) -> dict[str, Any]:
     return {"scope": scope_kind(scope), "campaign_id": scope.campaign_id, "business_number": scope.business_number}

@@ -1,0 +1,61 @@
+"""An agent's answer to a message that may have asked to stop: confirm it as an opt-out, or dismiss the flag.
+
+Revocation "by any reasonable means" cannot all be read by rules: words the
+rules are unsure of flag the conversation instead (services/revocations.py),
+and a person decides. Confirming records the opt-out as the person's own
+STOP to that number would (same scopes), with the agent as its source, and
+sends the one confirmation.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+
+from chalicelib.models import Conversation
+from chalicelib.services import business_numbers, campaigns, consent, conversations, optouts
+from chalicelib.services.outbound import Outgoing, Purpose, SendRefused, send
+
+REASON = "an agent read the contact's message as a request to stop"
+
+
+@dataclass(frozen=True)
+class Confirmed:
+    changed: list[optouts.Scope]
+    confirmation_sent: bool
+
+
+def confirm(conversation: Conversation, agent: str) -> Confirmed:
+    """Opt the contact out as their STOP to the conversation's number would; idempotent."""
+    business = business_numbers.load(conversation.business_number)
+    number = conversation.contact_number
+    subscribed = [campaign.id for campaign in campaigns.subscriptions_on(number, business.number)]
+    changed = optouts.change(
+        number,
+        "opt_out",
+        consent.stop_scopes(business, subscribed),
+        source="agent",
+        actor=agent,
+        reason=REASON,
+        confirm_from=business.number,
+    )
+    conversations.settle_possible_optout(conversation.id)
+    sent = False
+    if changed and conversation.status == "open":
+        confirmation = Outgoing(
+            conversation.id,
+            number,
+            business,
+            business.optout_text,
+            Purpose.OPT_OUT_CONFIRMATION,
+            "system",
+            optout_scope=changed[0],
+        )
+        with contextlib.suppress(SendRefused, conversations.ConversationClosed):
+            send(confirmation)
+            sent = True
+    return Confirmed(changed, sent)
+
+
+def dismiss(conversation: Conversation) -> None:
+    conversations.settle_possible_optout(conversation.id)
