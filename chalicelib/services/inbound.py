@@ -156,6 +156,8 @@ def keyword_scopes(number: str, business: BusinessNumber) -> list[optouts.Scope]
 
 
 def _reply_for(keyword: Keyword, number: str, business: BusinessNumber) -> _Reply | None:
+    if keyword.kind is KeywordKind.POSSIBLE_OPT_OUT:
+        return None  # only a person may decide it was an opt-out; until one does, the message is just a message
     reason = f"texted {keyword.word}"
     if keyword.kind is KeywordKind.HELP:
         return _help(number, business)
