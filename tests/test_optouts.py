@@ -31,9 +31,33 @@ def test_each_opt_out_variant_is_recognised(variant):
     assert classify(variant).kind.value == "opt_out"
 
 
-@pytest.mark.parametrize("text", ["stop it", "please stop", "stopp", "", "STOP STOP"])
-def test_only_single_keyword_messages_count(text):
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [("stop it", "opt_out"), ("please stop", "opt_out"), ("STOP STOP", "opt_out"), ("stopp", "possible_opt_out")],
+)
+def test_a_revocation_counts_in_a_sentence_and_a_near_miss_is_only_possible(text, kind):
+    assert classify(text).kind.value == kind
+
+
+@pytest.mark.parametrize("text", ["", "I can stop by at 5", "start texting me", "help me with my order"])
+def test_other_messages_are_no_keyword(text):
     assert classify(text) is None
+
+
+def test_a_sentence_opt_out_confirms_once_and_records_what_matched(business, spy, as_agent):
+    text_in("Please remove me from your list, thanks")
+    assert Contact.get(ANA).opt_status == "opted_out"
+    assert ["unsubscribed" in m.body for m in spy.to(ANA)] == [True]
+    history = body(as_agent.get("/contacts/+15125550134/optout-history"))["items"]
+    assert [(h["action"], h["reason"]) for h in history] == [("opt_out", "texted REMOVE ME FROM YOUR LIST")]
+
+
+def test_a_possible_opt_out_changes_nothing_and_sends_nothing(business, spy):
+    text_in("hello")
+    result = text_in("can you stop sending so many?")
+    assert result["keyword"] == "STOP"
+    assert Contact.get(ANA).opt_status != "opted_out"
+    assert spy.to(ANA) == []
 
 
 @pytest.mark.parametrize("word", sorted(OPT_OUT_WORDS))
