@@ -160,17 +160,7 @@ def _reply_for(
     if keyword.campaign_id is not None:
         return _join(keyword.campaign_id, number, business, reason, once, reply)
     if keyword.kind is KeywordKind.OPT_OUT:
-        subscribed = [campaign.id for campaign in campaigns.subscriptions_on(number, business.number)]
-        changed = optouts.change(
-            number,
-            "opt_out",
-            consent.stop_scopes(business, subscribed),
-            source="keyword",
-            actor=number,
-            reason=reason,
-            confirm_from=business.number,
-            once=once,
-        )
+        changed = stop(number, business, source="keyword", actor=number, reason=reason, once=once)
         text = (business.optout_text_es if keyword.language == "es" else None) or business.optout_text
         purpose = Purpose.OPT_OUT_CONFIRMATION
     else:
@@ -181,6 +171,23 @@ def _reply_for(
         _take(once)  # nothing to change now, but a replay later must not find it undone
         return None
     return reply(text, purpose, changed[0])
+
+
+def stop(
+    number: str,
+    business: BusinessNumber,
+    *,
+    source: optouts.Source,
+    actor: str,
+    reason: str,
+    once: optouts.Once | None = None,
+) -> list[optouts.Scope]:
+    """Opt `number` out as its STOP texted to `business` does; the scopes moved (the first one confirms)."""
+    subscribed = [campaign.id for campaign in campaigns.subscriptions_on(number, business.number)]
+    scopes = consent.stop_scopes(business, subscribed)
+    return optouts.change(
+        number, "opt_out", scopes, source=source, actor=actor, reason=reason, confirm_from=business.number, once=once
+    )
 
 
 def _help(number: str, business: BusinessNumber, reply: Callable[..., Outgoing]) -> Outgoing:

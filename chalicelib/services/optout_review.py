@@ -13,7 +13,7 @@ import contextlib
 from dataclasses import dataclass
 
 from chalicelib.models import Conversation
-from chalicelib.services import business_numbers, campaigns, consent, conversations, optouts
+from chalicelib.services import business_numbers, conversations, inbound, optouts
 from chalicelib.services.outbound import Outgoing, Purpose, SendRefused, send
 
 REASON = "an agent read the contact's message as a request to stop"
@@ -29,16 +29,7 @@ def confirm(conversation: Conversation, agent: str) -> Confirmed:
     """Opt the contact out as their STOP to the conversation's number would; idempotent."""
     business = business_numbers.load(conversation.business_number)
     number = conversation.contact_number
-    subscribed = [campaign.id for campaign in campaigns.subscriptions_on(number, business.number)]
-    changed = optouts.change(
-        number,
-        "opt_out",
-        consent.stop_scopes(business, subscribed),
-        source="agent",
-        actor=agent,
-        reason=REASON,
-        confirm_from=business.number,
-    )
+    changed = inbound.stop(number, business, source="agent", actor=agent, reason=REASON)
     conversations.settle_possible_optout(conversation.id)
     sent = False
     if changed and conversation.status == "open":
