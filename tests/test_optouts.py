@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from chalicelib.models import Contact, OpenConversation, OptOut, OptOutMark
-from chalicelib.services import agent_messages, campaigns, conversations, inbound, optouts
+from chalicelib.services import agent_messages, business_numbers, campaigns, conversations, inbound, optouts
 from chalicelib.services.keywords import OPT_IN_WORDS, OPT_OUT_WORDS, classify
 from chalicelib.services.outbound import Outgoing, Purpose, SendRefused, check_all, send, send_each
 from tests.conftest import BUSINESS_NUMBER
@@ -107,7 +107,17 @@ def test_help_is_answered_even_when_opted_out(business, spy):
     text_in("help")
     bodies = [m.body for m in spy.to(ANA)]
     assert len(bodies) == 2
-    assert bodies[1].startswith("Acme: for help reply HELP")
+    assert bodies == [
+        business_numbers.load(BUSINESS_NUMBER).optout_text,
+        business_numbers.load(BUSINESS_NUMBER).help_text,
+    ]
+    assert bodies[1].upper().count("STOP") == 1, "no appended message: the answer names how to stop once"
+
+
+def test_a_help_text_that_does_not_say_how_to_stop_gets_it_once(business, spy):
+    business_numbers.update(BUSINESS_NUMBER, {"help_text": "Acme support: call 512-555-0100."})
+    text_in("HELP")
+    assert [m.body for m in spy.to(ANA)] == ["Acme support: call 512-555-0100. Reply STOP to opt out."]
 
 
 def test_start_when_not_opted_out_changes_nothing(business, spy):
