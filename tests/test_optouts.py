@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chalicelib.models import Contact, OpenConversation, OptOut, OptOutMark
+from chalicelib.models import Contact, Conversation, OpenConversation, OptOut, OptOutMark
 from chalicelib.services import agent_messages, business_numbers, campaigns, conversations, inbound, optouts
 from chalicelib.services.keywords import OPT_IN_WORDS, OPT_OUT_WORDS, classify
 from chalicelib.services.outbound import Outgoing, Purpose, SendRefused, check_all, send, send_each
@@ -55,7 +55,8 @@ def test_a_sentence_opt_out_confirms_once_and_records_what_matched(business, spy
 def test_a_possible_opt_out_changes_nothing_and_sends_nothing(business, spy):
     text_in("hello")
     result = text_in("can you stop sending so many?")
-    assert result["keyword"] == "STOP"
+    assert result["keyword"] is None, "not acted on as a keyword: flagged for an agent instead"
+    assert Conversation.get(result["conversation_id"]).possible_optout == result["message_id"]
     assert Contact.get(ANA).opt_status != "opted_out"
     assert spy.to(ANA) == []
 
