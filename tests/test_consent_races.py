@@ -222,3 +222,18 @@ def test_a_keyword_whose_first_delivery_died_is_acted_on_by_the_retry_once(clien
     assert Contact.get(ana).opt_status == "opted_out"
     assert len([h for h in optouts.history(ana) if h["action"] == "opt_out"]) == 1
     assert len(spy.to(ana)) == 1, "one confirmation"
+
+
+def test_a_replayed_message_is_judged_as_it_was_first_received(client, business, spy):
+    """ "hello" was no keyword when it came; a campaign keyword HELLO created since must not let its replay
+    subscribe the sender and lift their opt-out."""
+    from chalicelib.services import campaigns
+
+    ana = "+15125550134"
+    assert twilio_post(client, "/webhooks/twilio", twilio_message("SMhello", "hello")).status_code == 200
+    assert twilio_post(client, "/webhooks/twilio", twilio_message("SMstop", "STOP")).status_code == 200
+    campaigns.create({"name": "Hi", "business_number": BUSINESS_NUMBER, "keywords": ["HELLO"], "welcome_text": "Hi!"})
+    sent = len(spy.sent)
+    assert twilio_post(client, "/webhooks/twilio", twilio_message("SMhello", "hello")).status_code == 200
+    assert Contact.get(ana).opt_status == "opted_out"
+    assert len(spy.sent) == sent

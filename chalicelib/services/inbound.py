@@ -56,9 +56,12 @@ def receive(sms: InboundSms) -> dict[str, Any]:
     number = contacts.parse_number(sms.from_number, field="from")
     keyword = classify(sms.body, lambda word: campaigns.keyword_owner(business.number, word))
     possible = keyword is not None and keyword.kind is KeywordKind.POSSIBLE_OPT_OUT
-    receipt = _find(sms.key) or _store(sms, number, business, None if possible else keyword, flagged=possible)
-    if receipt.acted_at is None and keyword is not None and not possible:
-        _answer(keyword, number, business, receipt)
+    command = None if possible else keyword
+    receipt = _find(sms.key) or _store(sms, number, business, command, flagged=possible)
+    # A command is acted on only if it was one when first received: a replayed "hello" must not become the
+    # campaign keyword HELLO created since.
+    if receipt.acted_at is None and command is not None and receipt.keyword == command.word:
+        _answer(command, number, business, receipt)
     return {"conversation_id": receipt.conversation_id, "message_id": receipt.message_id, "keyword": receipt.keyword}
 
 
