@@ -237,3 +237,18 @@ def test_a_replayed_message_is_judged_as_it_was_first_received(client, business,
     assert twilio_post(client, "/webhooks/twilio", twilio_message("SMhello", "hello")).status_code == 200
     assert Contact.get(ana).opt_status == "opted_out"
     assert len(spy.sent) == sent
+
+
+def test_a_contact_silenced_on_one_number_cannot_be_deleted(client, business, spy, as_admin, as_supervisor, team):
+    """Deleting the contact would drop the view the guard reads: the silence of N must keep the record."""
+    from chalicelib.services import campaigns
+
+    ana = "+15125550134"
+    winter = campaigns.create({"name": "Winter", "business_number": BUSINESS_NUMBER, "welcome_text": "hi"})["id"]
+    business_numbers.update(BUSINESS_NUMBER, {"optout_scope": "campaign", "campaign_id": winter})
+    assert twilio_post(client, "/webhooks/twilio", twilio_message("SMsil", "STOP")).status_code == 200
+    assert as_admin.delete(f"/optouts/{ana}?campaign_id={winter}&reason=asked").status_code == 200
+    assert Contact.get(ana).opted_out_campaigns in (None, set())
+    assert as_supervisor.delete(f"/contacts/{ana}").status_code == 409
+    conversation_id = OpenConversation.get(f"{ana}|{BUSINESS_NUMBER}").conversation_id
+    assert team.alex.post(f"/conversations/{conversation_id}/messages", {"body": "hi"}).status_code == 409

@@ -98,7 +98,10 @@ def delete_contact(raw_number: str) -> None:
     """
     number = parse_number(raw_number)
     deletable = (
-        Contact.number.exists() & (Contact.opt_status != "opted_out") & Contact.opted_out_campaigns.does_not_exist()
+        Contact.number.exists()
+        & (Contact.opt_status != "opted_out")
+        & Contact.opted_out_campaigns.does_not_exist()
+        & Contact.opted_out_numbers.does_not_exist()
     )
     try:
         Contact(number).delete(condition=deletable, add_version_condition=False)
