@@ -285,6 +285,7 @@ def contact_view(contact: Contact, defined: Mapping[str, Any]) -> dict[str, Any]
         groups=sorted(contact.groups or ()),
         opt_status=contact.opt_status,
         opted_out_campaigns=sorted(contact.opted_out_campaigns or ()),
+        opted_out_numbers=sorted(contact.opted_out_numbers or ()),
         created_at=iso_z(contact.created_at),
         updated_at=iso_z(contact.updated_at),
         first_contact_at=iso_z(contact.first_contact_at),
