@@ -11,7 +11,6 @@ from pynamodb.attributes import (
     BooleanAttribute,
     NumberAttribute,
     UnicodeAttribute,
-    UnicodeSetAttribute,
     UTCDateTimeAttribute,
 )
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
@@ -55,11 +54,9 @@ class OptOut(Model):
     created_key = UnicodeAttribute()
     confirmation_sent = BooleanAttribute(default=False)
     """The single confirmation text this opt-out allows has been handed to the transport."""
-    confirm_from = UnicodeAttribute(null=True)
-    """The business number the person asked to stop (a keyword, or an agent confirming their words): the
-    one number that may confirm it. Manual, import and carrier opt-outs have none and get no confirmation."""
-    covers = UnicodeSetAttribute(null=True)
-    """On a business number's silence: the campaign scopes the same STOP opted out, which START lifts with it."""
+    stop_from = UnicodeAttribute(null=True)
+    """The business number the person asked to stop (a keyword, or an agent confirming their words): START
+    to it lifts this opt-out, and only it may confirm it. Manual, import and carrier opt-outs have none."""
 
     by_scope = ByScope()
 

@@ -125,14 +125,16 @@ def stop_scopes(business: BusinessNumber, subscribed: list[str]) -> list[Scope]:
 def start_scopes(business: BusinessNumber, present: dict[str, OptOut]) -> list[Scope]:
     """What START or OOPS to `business` lifts: exactly what STOPs to it did, from the opt-outs `present`.
 
-    The number's silence and the campaigns that STOP covered; on a number
-    with company-wide scope, the company-wide opt-out too.
+    Every opt-out asked of this number (its silence, the campaigns those STOPs
+    covered, whatever happened in between), never one staff recorded; on a
+    number with company-wide scope, the company-wide opt-out too, as the
+    person's own word outranks a record of it. The number's silence comes
+    first: it is the one the confirmation names.
     """
-    silence = present.get(Scope(business_number=business.number).key)
-    scopes = [Scope(business_number=business.number)] if silence is not None else []
-    if silence is not None and silence.covers:
-        scopes += [Scope.from_key(key) for key in sorted(silence.covers)]
-    if business.optout_scope != "campaign":
+    silence = Scope(business_number=business.number)
+    asked = [Scope.from_key(key) for key, item in sorted(present.items()) if item.stop_from == business.number]
+    scopes = sorted(asked, key=lambda scope: scope != silence)
+    if business.optout_scope != "campaign" and Scope() not in scopes:
         scopes.append(Scope())
     return scopes
 

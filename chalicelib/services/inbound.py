@@ -189,7 +189,7 @@ def stop(
     subscribed = [campaign.id for campaign in campaigns.subscriptions_on(number, business.number)]
     scopes = consent.stop_scopes(business, subscribed)
     return optouts.change(
-        number, "opt_out", scopes, source=source, actor=actor, reason=reason, confirm_from=business.number, once=once
+        number, "opt_out", scopes, source=source, actor=actor, reason=reason, stop_from=business.number, once=once
     )
 
 

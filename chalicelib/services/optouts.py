@@ -88,17 +88,18 @@ def change(
     source: Source,
     actor: str,
     reason: str | None,
-    confirm_from: str | None = None,
+    stop_from: str | None = None,
     once: Once | None = None,
 ) -> list[Scope]:
     """Move every scope of `scopes` not yet in the wanted state, in one transaction; the scopes it moved.
 
     One transaction, so a STOP that silences a number and the campaigns it
-    covers can never land half. The first scope moved is the opt-out's primary
-    item: it names the number that may confirm it (`confirm_from`) and the
-    other scopes it covers, which is how START lifts exactly what the STOP did.
-    `once`, when given, joins the transaction; if it was already taken nothing
-    is written and nothing is returned.
+    covers can never land half. Each opt-out it writes names `stop_from`, the
+    number the person asked to stop: START to that number lifts exactly those
+    (services/consent.py), and the first scope moved is the one whose
+    confirmation that number may send. `once`, when given, joins the
+    transaction; if it was already taken nothing is written and nothing is
+    returned.
     """
     for attempt in range(ATTEMPTS):
         present = current(number)
@@ -106,7 +107,7 @@ def change(
         if not wanted:
             return []
         now = datetime.now(UTC)
-        writes = _writes(number, wanted, action, source, actor, reason, now, confirm_from)
+        writes = _writes(number, wanted, action, source, actor, reason, now, stop_from)
 
         def write(tx: TransactWrite, writes: Writer = writes) -> None:
             writes(tx)
@@ -162,10 +163,9 @@ def _writes(
     actor: str,
     reason: str | None,
     now: datetime,
-    confirm_from: str | None,
+    stop_from: str | None,
 ) -> Writer:
     opting_out = action == "opt_out"
-    primary, *others = scopes
     history = [
         OptOutHistory(
             number,
@@ -182,7 +182,7 @@ def _writes(
     contact_actions = _contact_actions(number, now, scopes, opted_out=opting_out)
 
     def record(scope: Scope) -> OptOut:
-        item = OptOut(
+        return OptOut(
             number,
             scope.key,
             source=source,
@@ -190,11 +190,8 @@ def _writes(
             reason=reason,
             created_at=now,
             created_key=sort_key(now.isoformat(), number),
+            stop_from=stop_from,
         )
-        if scope == primary:
-            item.confirm_from = confirm_from
-            item.covers = {other.key for other in others} or None
-        return item
 
     def write(tx: TransactWrite) -> None:
         for scope in scopes:
@@ -286,7 +283,7 @@ def confirmation_claim(number: str, scope: Scope, business_number: str) -> Write
             actions=[OptOut.confirmation_sent.set(True)],
             condition=OptOut.number.exists()
             & (OptOut.confirmation_sent != True)  # noqa: E712
-            & (OptOut.confirm_from == business_number),
+            & (OptOut.stop_from == business_number),
         )
 
     return write
