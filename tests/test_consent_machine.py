@@ -345,8 +345,8 @@ def test_no_send_reaches_a_person_opted_out_in_a_scope_that_covers_it(world):
     )
 
 
-# START against the rule "lifts exactly what STOPs to it did": each of these fails today (services/consent.py
-# `start_scopes` reads only the covers recorded on the number's silence). The machine reaches them only sometimes.
+# START against the rule "lifts exactly what STOPs to it did": the machine found these when START read a list of
+# covered campaigns kept on the number's silence; kept here because it reaches them only sometimes.
 
 
 def texts_in(person: str, *words: str) -> None:
