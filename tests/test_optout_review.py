@@ -89,3 +89,15 @@ def test_clear_plain_language_opt_outs_act_at_once(business, spy):
         inbound.receive(inbound.InboundSms("twilio", f"SMV{next(counter)}", number, BUSINESS_NUMBER, body))
         assert Contact.get(number).opt_status == "opted_out", body
         assert len(spy.to(number)) == 1, body
+
+
+def test_a_numbers_silences_are_listed_by_business_number(business, spy, as_agent):
+    home = campaigns.create({"name": "Home", "business_number": BUSINESS_NUMBER, "welcome_text": "hi"})["id"]
+    business_numbers.update(BUSINESS_NUMBER, {"optout_scope": "campaign", "campaign_id": home})
+    text_in("STOP")
+    listed = as_agent.get("/optouts?business_number=5125550100").json_body["items"]
+    assert [(i["number"], i["scope"], i["business_number"]) for i in listed] == [(ANA, "number", BUSINESS_NUMBER)]
+    assert as_agent.get("/optouts").json_body["items"] == [], "no company-wide opt-out"
+    assert as_agent.get("/optouts?business_number=5125550199").status_code == 404
+    both = as_agent.get(f"/optouts?business_number=5125550100&campaign_id={home}")
+    assert (both.status_code, both.json_body["error"]["field"]) == (400, "business_number")

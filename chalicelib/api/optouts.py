@@ -9,7 +9,8 @@ from chalice import Blueprint, Response
 from chalicelib.api.authorizer import cognito
 from chalicelib.api.payloads import caller_name, json_response, parse_body, parse_query, path_value
 from chalicelib.api.schemas import OptInParams, OptOutCreate, OptOutListParams
-from chalicelib.services import campaigns, contacts, optouts
+from chalicelib.errors import ValidationFailed
+from chalicelib.services import business_numbers, campaigns, contacts, optouts
 
 blueprint = Blueprint(__name__)
 
@@ -17,7 +18,13 @@ blueprint = Blueprint(__name__)
 @blueprint.route("/optouts", methods=["GET"], authorizer=cognito)
 def list_optouts() -> dict[str, Any]:
     params = parse_query(blueprint.current_request, OptOutListParams)
-    return optouts.list_optouts(_scope(params.campaign_id), params.limit, params.cursor).body()
+    if params.business_number is None:
+        scope = _scope(params.campaign_id)
+    elif params.campaign_id is not None:
+        raise ValidationFailed("give campaign_id or business_number, not both", field="business_number")
+    else:
+        scope = optouts.Scope(business_number=business_numbers.load(params.business_number).number)
+    return optouts.list_optouts(scope, params.limit, params.cursor).body()
 
 
 @blueprint.route("/optouts", methods=["POST"], authorizer=cognito)

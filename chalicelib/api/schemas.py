@@ -122,6 +122,7 @@ class OptOutListParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     campaign_id: str | None = Field(default=None, min_length=1, max_length=100)
+    business_number: str | None = Field(default=None, min_length=1, max_length=40)
     limit: int = Field(default=50, ge=1, le=200)
     cursor: str | None = Field(default=None, max_length=2000)
 
