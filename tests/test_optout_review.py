@@ -101,3 +101,12 @@ def test_a_numbers_silences_are_listed_by_business_number(business, spy, as_agen
     assert as_agent.get("/optouts?business_number=5125550199").status_code == 404
     both = as_agent.get(f"/optouts?business_number=5125550100&campaign_id={home}")
     assert (both.status_code, both.json_body["error"]["field"]) == (400, "business_number")
+
+
+def test_an_agent_confirms_a_spanish_speaker_in_spanish(business, spy, team):
+    business_numbers.update(BUSINESS_NUMBER, {"optout_text_es": "Acme: no recibirá más mensajes."})
+    text_in("¿Cómo me doy de baja?")
+    conversation = team.alex.get(f"/conversations/{conversation_id()}").json_body
+    assert conversation["possible_optout"] is True
+    assert team.alex.post(f"/conversations/{conversation_id()}/optout").json_body["confirmation_sent"] is True
+    assert [m.body for m in spy.to(ANA)] == ["Acme: no recibirá más mensajes."]

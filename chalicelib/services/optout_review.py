@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from chalicelib.models import Conversation
 from chalicelib.services import business_numbers, conversations, inbound, optouts
+from chalicelib.services.keywords import classify
 from chalicelib.services.outbound import Outgoing, Purpose, SendRefused, send
 
 REASON = "an agent read the contact's message as a request to stop"
@@ -33,11 +34,12 @@ def confirm(conversation: Conversation, agent: str) -> Confirmed:
     conversations.settle_possible_optout(conversation.id)
     sent = False
     if changed and conversation.status == "open":
+        spanish = _flagged_language(conversation) == "es" and business.optout_text_es
         confirmation = Outgoing(
             conversation.id,
             number,
             business,
-            business.optout_text,
+            business.optout_text_es if spanish else business.optout_text,
             Purpose.OPT_OUT_CONFIRMATION,
             "system",
             optout_scope=changed[0],
@@ -46,6 +48,17 @@ def confirm(conversation: Conversation, agent: str) -> Confirmed:
             send(confirmation)
             sent = True
     return Confirmed(changed, sent)
+
+
+def _flagged_language(conversation: Conversation) -> str | None:
+    """The language of the flagged message, so a person who wrote in Spanish is confirmed in Spanish."""
+    if conversation.possible_optout is None:
+        return None
+    for message in conversations.thread(conversation.id):
+        if message.id == conversation.possible_optout:
+            keyword = classify(message.body or "")
+            return keyword.language if keyword is not None else None
+    return None
 
 
 def dismiss(conversation: Conversation) -> None:
