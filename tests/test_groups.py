@@ -11,7 +11,7 @@ import pytest
 from chalicelib.budget import Budget
 from chalicelib.errors import NotFound
 from chalicelib.models import Contact, GroupMember
-from chalicelib.services import contacts, custom_fields, groups
+from chalicelib.services import contacts, custom_fields, group_jobs, groups
 from tests.conftest import Bucket
 
 
@@ -240,7 +240,7 @@ def test_a_job_short_of_time_continues_from_its_cursor(bucket):
     message: dict[str, Any] | None = json.loads(bucket.drain(bucket.groups_queue_url)[0])
     runs = 0
     while message is not None:
-        message = groups.run_job(message, Budget.seconds(0))
+        message = group_jobs.run_job(message, Budget.seconds(0))
         runs += 1
     assert runs > 2, "every page handed its cursor on"
     assert groups.get_group(group["id"])["member_count"] == 5
@@ -291,9 +291,9 @@ def test_a_superseded_materialization_stops(client, bucket):
     group = groups.create_group({"name": "A", "kind": "dynamic", "query": "city = Austin"})
     groups.refresh_group(group["id"])
     first, second = bucket.drain(bucket.groups_queue_url)
-    assert groups.run_job(json.loads(first), Budget.seconds(60)) is None
+    assert group_jobs.run_job(json.loads(first), Budget.seconds(60)) is None
     assert groups.get_group(group["id"])["member_count"] == 0, "generation 1 was replaced before it ran"
-    assert groups.run_job(json.loads(second), Budget.seconds(60)) is None
+    assert group_jobs.run_job(json.loads(second), Budget.seconds(60)) is None
     view = groups.get_group(group["id"])
     assert (view["member_count"], view["state"]) == (2, "ready")
 
@@ -386,7 +386,7 @@ def test_concurrent_refreshes_each_start_a_newer_run_and_all_finish(client, buck
     assert groups.get_group(group)["state"] == "pending"
     for generation in generations:
         job = {"job": "materialize", "group_id": group, "generation": generation}
-        assert groups.run_job(job, Budget.seconds(60)) is None
+        assert group_jobs.run_job(job, Budget.seconds(60)) is None
     view = groups.get_group(group)
     assert (view["member_count"], view["state"]) == (3, "ready")
     assert view["materialized_at"] is not None

@@ -16,7 +16,7 @@ from chalice.app import SQSEvent
 
 from chalicelib.budget import Budget
 from chalicelib.queues import enqueue
-from chalicelib.services import groups
+from chalicelib.services import group_jobs as jobs
 
 blueprint = Blueprint(__name__)
 
@@ -26,9 +26,9 @@ def group_jobs(event: SQSEvent) -> dict[str, Any]:
     context = event.context
 
     def handle(record: SQSRecord) -> None:
-        following = groups.run_job(json.loads(record.body), Budget.from_lambda(context))
+        following = jobs.run_job(json.loads(record.body), Budget.from_lambda(context))
         if following is not None:
-            enqueue(groups.QUEUE_ENV, following)
+            enqueue(jobs.QUEUE_ENV, following)
 
     return process_partial_response(
         event=event.to_dict(), record_handler=handle, processor=BatchProcessor(EventType.SQS), context=context

@@ -11,42 +11,38 @@ stale set.
 
 Work that can outgrow a request (adding or removing by a contact query,
 materializing, deleting or merging a big group) runs as jobs on the `groups`
-queue; a job that runs low on Lambda time hands a cursor to its next run.
+queue (services/group_jobs.py); a job that runs low on Lambda time hands a cursor to its next run.
 While jobs are pending the group shows `state: "pending"`. Deleting and
 merging a small group run the same job inline instead.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from pynamodb.exceptions import UpdateError
 from pynamodb.transactions import TransactWrite
 
-from chalicelib.budget import Budget
-from chalicelib.errors import Conflict, NotFound, ValidationFailed
+from chalicelib.errors import Conflict, ValidationFailed
 from chalicelib.ids import new_id
 from chalicelib.models import Contact, ContactGroup
 from chalicelib.models.business_numbers import ACCOUNT
-from chalicelib.models.contacts import INDEX_SHARDS, PROFILE_FIELDS, fold
+from chalicelib.models.contacts import INDEX_SHARDS, fold
 from chalicelib.models.groups import DELETING, GROUP_PREFIX, NAME_LOCK_PREFIX, READY
 from chalicelib.models.writes import condition_failed, write_transaction
-from chalicelib.observability import logger
 from chalicelib.queues import enqueue
 from chalicelib.segments import parse
 from chalicelib.services import contacts, custom_fields, group_members
+from chalicelib.services.group_jobs import PAGE, QUEUE_ENV, Predicate, bump_pending, load, missing, predicate, start
 from chalicelib.services.paging import decode_cursor, encode_cursor
 from chalicelib.timestamps import iso_z
 
-QUEUE_ENV = "GROUPS_QUEUE_URL"
 STATIC, DYNAMIC = "static", "dynamic"
 INLINE_MEMBERS = 500
 """Deleting or merging a group of at most this many members finishes within the request."""
-PAGE = 100
 _EDITABLE = ("name", "category", "description", "query")
-Predicate = Callable[[Contact], bool]
 
 
 # --- groups
@@ -87,7 +83,7 @@ def create_group(data: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def get_group(group_id: str) -> dict[str, Any]:
-    return group_view(_load(group_id))
+    return group_view(load(group_id))
 
 
 def list_groups() -> dict[str, Any]:
@@ -109,7 +105,7 @@ def update_group(group_id: str, changes: Mapping[str, Any]) -> dict[str, Any]:
     unknown = set(changes) - set(_EDITABLE)
     if unknown:
         raise ValidationFailed(f"cannot change {sorted(unknown)}", field=sorted(unknown)[0])
-    group = _load(group_id)
+    group = load(group_id)
     actions: list[Any] = [ContactGroup.updated_at.set(datetime.now(UTC))]
     for name in ("category", "description"):
         if name in changes:
@@ -166,7 +162,7 @@ def delete_group(group_id: str) -> tuple[dict[str, Any], bool]:
     The group disappears and its name is free at once; its memberships are
     removed by the delete job, inline for small groups.
     """
-    group = _load(group_id)
+    group = load(group_id)
 
     def build(tx: TransactWrite) -> None:
         tx.delete(
@@ -180,9 +176,9 @@ def delete_group(group_id: str) -> tuple[dict[str, Any], bool]:
         )
 
     if write_transaction(build):
-        raise _missing(group_id)
+        raise missing(group_id)
     inline = int(group.member_count) <= INLINE_MEMBERS
-    _start({"job": "delete", "group_id": group_id}, inline)
+    start({"job": "delete", "group_id": group_id}, inline)
     return group_view(group), inline
 
 
@@ -190,19 +186,19 @@ def merge_groups(into_id: str, from_id: str) -> tuple[dict[str, Any], bool]:
     """Move every member of `from_id` into `into_id`, then delete `from_id`; both must be static."""
     if into_id == from_id:
         raise ValidationFailed("a group cannot be merged into itself", field="from")
-    into, source = _load(into_id), _load(from_id, field="from")
+    into, source = load(into_id), load(from_id, field="from")
     for group in (into, source):
         if group.kind != STATIC:
             raise Conflict(f"group {group.id} is dynamic; its members follow its query", field="from")
-    _bump_pending(into_id, 1)
+    bump_pending(into_id, 1)
     inline = int(source.member_count) <= INLINE_MEMBERS
-    _start({"job": "merge", "group_id": into_id, "from": from_id}, inline)
+    start({"job": "merge", "group_id": into_id, "from": from_id}, inline)
     return get_group(into_id), inline
 
 
 def refresh_group(group_id: str) -> dict[str, Any]:
     """Re-materialize a dynamic group now (contacts changed since its last run)."""
-    group = _load(group_id)
+    group = load(group_id)
     if group.kind != DYNAMIC:
         raise Conflict("only a dynamic group is refreshed; a static group's members are its list", field="group_id")
     item = ContactGroup(ACCOUNT, group_id)
@@ -213,7 +209,7 @@ def refresh_group(group_id: str) -> dict[str, Any]:
         )
     except UpdateError as error:
         if condition_failed(error):
-            raise _missing(group_id) from None
+            raise missing(group_id) from None
         raise
     enqueue(QUEUE_ENV, {"job": "materialize", "group_id": group_id, "generation": int(item.generation)})
     return get_group(group_id)
@@ -231,7 +227,7 @@ def resolve_static_group(name: str) -> str:
             except Conflict:
                 continue
         assert lock.group_id is not None
-        _require_static(_load(lock.group_id, field="group"))
+        _require_static(load(lock.group_id, field="group"))
         return lock.group_id
     raise Conflict(f"group '{name}' is being created and deleted concurrently; try again", field="group")
 
@@ -241,7 +237,7 @@ def resolve_static_group(name: str) -> str:
 
 def add_members(group_id: str, numbers: Sequence[str]) -> dict[str, Any]:
     """Add numbers to a static group; a bad number is reported with its index and costs none of the others."""
-    group = _load(group_id)
+    group = load(group_id)
     _require_static(group)
     valid, rejected = _parsed(numbers)
     outcome = group_members.add(group_id, valid)
@@ -254,7 +250,7 @@ def add_members(group_id: str, numbers: Sequence[str]) -> dict[str, Any]:
 
 
 def remove_members(group_id: str, numbers: Sequence[str]) -> dict[str, Any]:
-    group = _load(group_id)
+    group = load(group_id)
     _require_static(group)
     valid, rejected = _parsed(numbers)
     outcome = group_members.remove(group_id, valid)
@@ -268,16 +264,16 @@ def remove_members(group_id: str, numbers: Sequence[str]) -> dict[str, Any]:
 
 def change_members_by_query(group_id: str, filters: Mapping[str, Any], *, adding: bool) -> dict[str, Any]:
     """Add (or remove) every contact a `GET /contacts` query matches, in the background."""
-    _require_static(_load(group_id))
+    _require_static(load(group_id))
     checked = _checked_filters(filters)
-    _bump_pending(group_id, 1)
+    bump_pending(group_id, 1)
     enqueue(QUEUE_ENV, {"job": "add_query" if adding else "remove_query", "group_id": group_id, "filters": checked})
     return get_group(group_id)
 
 
 def list_members(group_id: str, limit: int = 50, cursor: str | None = None) -> dict[str, Any]:
     """A page of members in number order; a dynamic group's as last materialized (see `materialized_at`)."""
-    group = _load(group_id)
+    group = load(group_id)
     params = {"group_id": group_id}
     after = decode_cursor(cursor, params)
     members = []
@@ -300,9 +296,9 @@ def member_numbers(group_id: str, page_size: int = 100) -> Iterator[list[str]]:
     """Pages of E.164 numbers of the group's members, for background work;
     dynamic groups evaluated live (not from the materialized set).
     Raises NotFound for an unknown group."""
-    group = _load(group_id)
+    group = load(group_id)
     if group.kind == DYNAMIC:
-        return _live_pages(_predicate(group), page_size)
+        return _live_pages(predicate(group), page_size)
     return _stored_pages(group_id, page_size)
 
 
@@ -322,186 +318,6 @@ def _live_pages(matches: Predicate, page_size: int) -> Iterator[list[str]]:
                     page = []
     if page:
         yield page
-
-
-def segment_values(contact: Contact, defined: Collection[str]) -> dict[str, Any]:
-    """A contact as the query language sees it: like the API, only values of defined custom fields."""
-    custom = contact.custom.as_dict() if contact.custom else {}
-    values: dict[str, Any] = {f"custom.{name}": value for name, value in custom.items() if name in defined}
-    values.update({name: getattr(contact, name) for name in PROFILE_FIELDS})
-    values.update(
-        number=contact.number,
-        status=contact.status,
-        opt_status=contact.opt_status,
-        blocked=contact.blocked,
-        created_at=contact.created_at,
-        last_message_at=contact.last_message_at,
-        first_contact_at=contact.first_contact_at,
-    )
-    return values
-
-
-# --- background jobs
-
-
-def run_job(job: Mapping[str, Any], budget: Budget) -> dict[str, Any] | None:
-    """Advance a job as far as the budget allows; the message to continue with, or None when finished.
-
-    Every step is idempotent (conditional membership writes), so a job that
-    is delivered again after a crash repeats work without double counting.
-    """
-    kind = job["job"]
-    try:
-        if kind == "materialize":
-            return _materialize(job, budget)
-        if kind in ("add_query", "remove_query"):
-            return _by_query(job, budget)
-        if kind == "merge":
-            return _merge(job, budget)
-        if kind == "delete":
-            return _delete(job, budget)
-    except NotFound:
-        logger.info("group job stopped: its group is gone", extra={"job": kind, "group_id": job["group_id"]})
-        return None
-    raise ValueError(f"unknown group job {kind!r}")
-
-
-def _start(job: dict[str, Any], inline: bool) -> None:
-    if not inline:
-        enqueue(QUEUE_ENV, job)
-        return
-    current: dict[str, Any] | None = job
-    while current is not None:
-        current = run_job(current, Budget.seconds(3600))
-
-
-def _materialize(job: Mapping[str, Any], budget: Budget) -> dict[str, Any] | None:
-    group_id, generation = job["group_id"], int(job["generation"])
-    group = _load(group_id)
-    if int(group.generation) != generation:
-        _bump_pending(group_id, -1)
-        return None
-    matches = _predicate(group)
-    if job.get("phase", "contacts") == "contacts":
-        for shard in range(int(job.get("shard", 0)), INDEX_SHARDS):
-            after = job.get("after") if shard == int(job.get("shard", 0)) else None
-            for last_key in _materialize_shard(group_id, matches, generation, shard, after):
-                if int(_load(group_id).generation) != generation:
-                    _bump_pending(group_id, -1)
-                    return None
-                if budget.exhausted():
-                    return {**job, "shard": shard, "after": last_key}
-        job = {**job, "phase": "stale", "after": None}
-    for page in group_members.member_pages(group_id, PAGE, after=job.get("after"), older_than=generation):
-        group_members.remove(group_id, [member.number for member in page])
-        if budget.exhausted():
-            return {**job, "after": page[-1].number}
-    _finish_materializing(group_id, generation)
-    return None
-
-
-def _materialize_shard(
-    group_id: str, matches: Predicate, generation: int, shard: int, after: str | None
-) -> Iterator[str]:
-    """Bring one shard's matching contacts into the group; yields the last index key after each page."""
-    condition = type(Contact.by_created).created_key > after if after else None
-    page: list[Contact] = []
-    for contact in Contact.by_created.query(str(shard), range_key_condition=condition, page_size=PAGE):
-        page.append(contact)
-        if len(page) == PAGE:
-            _stamp(group_id, matches, generation, page)
-            yield page[-1].created_key
-            page = []
-    if page:
-        _stamp(group_id, matches, generation, page)
-        yield page[-1].created_key
-
-
-def _stamp(group_id: str, matches: Predicate, generation: int, page: list[Contact]) -> None:
-    matching = [c.number for c in page if matches(c)]
-    if not matching:
-        return
-    present = group_members.existing(group_id, matching)
-    vanished = group_members.restamp(group_id, [n for n in matching if n in present], generation)
-    group_members.add(group_id, [n for n in matching if n not in present] + vanished, generation)
-
-
-def _finish_materializing(group_id: str, generation: int) -> None:
-    actions = [ContactGroup.pending_jobs.add(-1)]
-    try:
-        ContactGroup(ACCOUNT, group_id).update(
-            actions=[*actions, ContactGroup.materialized_at.set(datetime.now(UTC))],
-            condition=ContactGroup.generation == generation,
-        )
-    except UpdateError as error:
-        if not condition_failed(error):
-            raise
-        _bump_pending(group_id, -1)
-
-
-def _by_query(job: Mapping[str, Any], budget: Budget) -> dict[str, Any] | None:
-    group_id, adding = job["group_id"], job["job"] == "add_query"
-    cursor = job.get("cursor")
-    while True:
-        page = contacts.list_contacts(contacts.ContactQuery(**job["filters"], limit=PAGE, cursor=cursor))
-        numbers = [item["number"] for item in page.items]
-        if adding:
-            group_members.add(group_id, numbers)
-        else:
-            group_members.remove(group_id, numbers)
-        cursor = page.next_cursor
-        if cursor is None:
-            _bump_pending(group_id, -1)
-            return None
-        if budget.exhausted():
-            return {**job, "cursor": cursor}
-
-
-def _merge(job: Mapping[str, Any], budget: Budget) -> dict[str, Any] | None:
-    into_id, from_id = job["group_id"], job["from"]
-    for page in group_members.member_pages(from_id, PAGE, after=job.get("after")):
-        group_members.add(into_id, [member.number for member in page])
-        if budget.exhausted():
-            return {**job, "after": page[-1].number}
-    _release_source(from_id, into_id)
-    _bump_pending(into_id, -1)
-    return {"job": "delete", "group_id": from_id}
-
-
-def _release_source(from_id: str, into_id: str) -> None:
-    """Mark the merged group as deleting and free its name; a redelivered merge finds this done already."""
-    try:
-        source = ContactGroup.get(ACCOUNT, from_id, consistent_read=True)
-    except ContactGroup.DoesNotExist:
-        return
-    if source.state == DELETING:
-        return
-
-    def build(tx: TransactWrite) -> None:
-        tx.delete(
-            ContactGroup(ACCOUNT, NAME_LOCK_PREFIX + (source.name_key or "")),
-            condition=ContactGroup.group_id == from_id,
-        )
-        tx.update(ContactGroup(ACCOUNT, from_id), actions=[ContactGroup.state.set(DELETING)])
-
-    write_transaction(build)
-    logger.info("group merged", extra={"group_id": into_id, "merged": from_id})
-
-
-def _delete(job: Mapping[str, Any], budget: Budget) -> dict[str, Any] | None:
-    group_id = job["group_id"]
-    for page in group_members.member_pages(group_id, PAGE):
-        group_members.remove(group_id, [member.number for member in page])
-        if budget.exhausted():
-            return dict(job)
-
-    def build(tx: TransactWrite) -> None:
-        tx.delete(ContactGroup(ACCOUNT, group_id), condition=ContactGroup.state == DELETING)
-        for shard in range(group_members.COUNTER_SHARDS):
-            tx.delete(ContactGroup(ACCOUNT, group_members.counter_id(group_id, shard)))
-
-    write_transaction(build)
-    return None
 
 
 # --- helpers
@@ -527,36 +343,6 @@ def _state(group: ContactGroup) -> str:
     return "pending" if int(group.pending_jobs or 0) > 0 else READY
 
 
-def _load(group_id: str, field: str = "group_id") -> ContactGroup:
-    """The group with its current member count: one Query reads the group's item and its counters."""
-    if not group_id.startswith(GROUP_PREFIX + "_") or "#" in group_id:
-        raise _missing(group_id, field)
-    group, count = None, 0
-    for item in ContactGroup.query(ACCOUNT, ContactGroup.id.startswith(group_id), consistent_read=True):
-        if item.id == group_id:
-            group = item
-        else:
-            count += int(item.member_count or 0)
-    if group is None or group.state == DELETING:
-        raise _missing(group_id, field)
-    group.member_count = int(group.member_count or 0) + count
-    return group
-
-
-def _missing(group_id: str, field: str = "group_id") -> NotFound:
-    return NotFound(f"no contact group {group_id}", field=field)
-
-
-def _bump_pending(group_id: str, change: int) -> None:
-    try:
-        ContactGroup(ACCOUNT, group_id).update(
-            actions=[ContactGroup.pending_jobs.add(change)], condition=ContactGroup.id.exists()
-        )
-    except UpdateError as error:
-        if not condition_failed(error):
-            raise
-
-
 def _require_static(group: ContactGroup) -> None:
     if group.kind != STATIC:
         raise Conflict("a dynamic group's members follow its query; change the query instead", field="group_id")
@@ -579,18 +365,6 @@ def _checked_query(kind: str, query: Any) -> str | None:
         raise ValidationFailed("a dynamic group needs a query", field="query")
     parse(query, custom_fields.list_fields())
     return query.strip()
-
-
-def _predicate(group: ContactGroup) -> Predicate:
-    """A saved query as a test of one contact.
-
-    It is parsed without today's field list, so a custom field deleted since
-    does not break it: like the API, it no longer sees that field's values.
-    """
-    assert group.definition is not None
-    segment = parse(group.definition, custom_fields=None)
-    defined = frozenset(custom_fields.list_fields())
-    return lambda contact: segment.matches(segment_values(contact, defined))
 
 
 def _checked_filters(filters: Mapping[str, Any]) -> dict[str, Any]:
