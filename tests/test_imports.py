@@ -24,6 +24,7 @@ from chalicelib.services import (
     import_jobs,
     import_steps,
     imports,
+    optout_import_steps,
     optouts,
 )
 from tests.conftest import Bucket
@@ -482,7 +483,7 @@ def test_an_opt_out_list_repeating_a_number_in_the_next_step_counts_it_once(clie
     job = drop(client, bucket, "imports/optouts/repeats.csv", body.encode())
 
     assert counts(job) == {"rows": 60, "created": 59, "updated": 0, "unchanged": 0, "rejected": 0, "duplicates": 1}
-    reason = import_steps.optout_reason(ImportJob.get(job["id"]))
+    reason = optout_import_steps.optout_reason(ImportJob.get(job["id"]))
     assert OptOut.get("+15125500015", optouts.Scope().key).reason == reason
 
 

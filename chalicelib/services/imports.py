@@ -33,7 +33,7 @@ from chalicelib.errors import NotFound
 from chalicelib.models import ImportJob, ImportRejection
 from chalicelib.models.writes import condition_failed
 from chalicelib.observability import logger
-from chalicelib.services import campaigns, custom_fields, import_steps
+from chalicelib.services import campaigns, custom_fields, import_steps, optout_import_steps
 from chalicelib.services.import_jobs import job_view
 from chalicelib.services.import_steps import ImportFailed
 
@@ -68,7 +68,7 @@ def run(job_id: str, budget: Budget) -> str:
     plan, write = (
         (import_steps.plan_contacts, import_steps.write_contacts)
         if job.kind == "contacts"
-        else (import_steps.plan_optouts, import_steps.write_optouts)
+        else (optout_import_steps.plan_optouts, optout_import_steps.write_optouts)
     )
     with _prompt_handover(), ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-writer") as writer:
         in_flight: Future[bool] | None = None
