@@ -252,3 +252,29 @@ def test_a_contact_silenced_on_one_number_cannot_be_deleted(client, business, sp
     assert as_supervisor.delete(f"/contacts/{ana}").status_code == 409
     conversation_id = OpenConversation.get(f"{ana}|{BUSINESS_NUMBER}").conversation_id
     assert team.alex.post(f"/conversations/{conversation_id}/messages", {"body": "hi"}).status_code == 409
+
+
+@pytest.mark.parametrize("body", ["STOP", "START", "HELP"])
+def test_one_keyword_delivered_eight_times_at_once_acts_once(business, spy, body):
+    """A carrier's retries racing the first delivery: one message stored, one change, one reply."""
+    ana = "+15125550134"
+    if body == "START":
+        stop(ana)
+    sent, history = len(spy.sent), len(optouts.history(ana))
+    barrier = threading.Barrier(8)
+
+    def deliver() -> dict[str, Any]:
+        barrier.wait()
+        return inbound.receive(inbound.InboundSms("twilio", "SMsame", ana, BUSINESS_NUMBER, body))
+
+    results: list[dict[str, Any]] = []
+    threads = [threading.Thread(target=lambda: results.append(deliver())) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len({r["message_id"] for r in results}) == 1
+    conversation_id = OpenConversation.get(f"{ana}|{BUSINESS_NUMBER}").conversation_id
+    assert [m.body for m in Message.query(conversation_id) if m.direction == "inbound"].count(body) == 1
+    assert len(spy.sent) - sent == 1, "one reply"
+    assert len(optouts.history(ana)) - history == (0 if body == "HELP" else 1)
